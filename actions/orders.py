@@ -1,0 +1,88 @@
+"""Order status: the customer's own orders, looked up through the service."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.service_api import ServiceAPI, ServiceUnavailable
+from actions.session import customer_id_of
+
+log = logging.getLogger(__name__)
+
+
+def _day(value: str | None) -> str:
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value)
+    return f"{moment.month}月{moment.day}日"
+
+
+def order_detail(order: dict[str, Any]) -> str:
+    """One sentence on where the order is, for utter_order_status's {order_detail}."""
+    status = order["status"]
+    if status == "shipped":
+        return f"{order['carrier']}运单号 {order['tracking_no']}，{_day(order['shipped_at'])}已发出，一般 2–3 天送达。"
+    if status in ("delivered", "completed"):
+        return f"已于{_day(order['delivered_at'])}签收，如有问题可以随时找我。"
+    if status == "paid":
+        return "仓库正在备货，一般 48 小时内发货，发货后会通知您。"
+    if status == "pending_payment":
+        return "订单还未付款，超时未付款会自动取消。"
+    if status in ("refunding", "refunded"):
+        return "退款会原路退回，一般 1–3 个工作日到账。"
+    return ""
+
+
+def order_line(order: dict[str, Any]) -> str:
+    items = order.get("items") or []
+    what = items[0]["name"] if items else "商品"
+    count = sum(i["quantity"] for i in items)
+    if count > 1:
+        what += f" 等 {count} 件"
+    return f"{order['order_no']}（{what}）：{order['status_label']}"
+
+
+class ActionOrderStatus(Action):
+    def __init__(self, api: ServiceAPI | None = None):
+        self.api = api or ServiceAPI()
+
+    def name(self) -> str:
+        return "action_order_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        order_no = next(tracker.get_latest_entity_values("order_no"), None) or tracker.get_slot("order_no")
+        order_no = order_no.upper() if order_no else None
+        customer_id = customer_id_of(tracker)
+        if customer_id is None:
+            dispatcher.utter_message(response="utter_ask_order_no")
+            return []
+        try:
+            orders = await self.api.orders(customer_id, order_no=order_no)
+        except ServiceUnavailable as exc:
+            log.error("order lookup failed: %s", exc)
+            dispatcher.utter_message(response="utter_handoff")
+            return []
+        if order_no:
+            if orders:
+                o = orders[0]
+                dispatcher.utter_message(response="utter_order_status", order_no=o["order_no"],
+                                         order_status=o["status_label"], order_detail=order_detail(o))
+            else:
+                dispatcher.utter_message(response="utter_order_not_found", order_no=order_no)
+            return [SlotSet("order_no", order_no)]
+        if not orders:
+            dispatcher.utter_message(response="utter_no_orders")
+        elif len(orders) == 1:
+            o = orders[0]
+            dispatcher.utter_message(response="utter_order_status", order_no=o["order_no"],
+                                     order_status=o["status_label"], order_detail=order_detail(o))
+        else:
+            dispatcher.utter_message(response="utter_recent_orders",
+                                     order_list="\n".join(order_line(o) for o in orders))
+        return []

@@ -1,0 +1,42 @@
+"""The action server reaches customer data only through the service's internal API."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import aiohttp
+
+TIMEOUT = aiohttp.ClientTimeout(total=3)
+
+
+class ServiceUnavailable(Exception):
+    pass
+
+
+class ServiceAPI:
+    def __init__(self, base_url: str | None = None, token: str | None = None):
+        self.base_url = (base_url or os.environ.get("HX_SERVICE_URL", "http://127.0.0.1:8000")).rstrip("/")
+        self.token = token if token is not None else os.environ.get("HX_INTERNAL_TOKEN", "")
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+                async with session.get(f"{self.base_url}{path}", params=params, headers=headers) as resp:
+                    if resp.status == 404:
+                        return None
+                    if resp.status != 200:
+                        raise ServiceUnavailable(f"service answered HTTP {resp.status} for {path}")
+                    return await resp.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ServiceUnavailable(f"{type(exc).__name__} for {path}") from exc
+
+    async def customer(self, customer_id: int) -> dict[str, Any] | None:
+        return await self._get(f"/internal/customers/{customer_id}")
+
+    async def orders(self, customer_id: int, order_no: str | None = None, limit: int = 3) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"limit": limit}
+        if order_no:
+            params["order_no"] = order_no
+        data = await self._get(f"/internal/customers/{customer_id}/orders", params)
+        return (data or {}).get("orders", [])

@@ -1,0 +1,52 @@
+"""The one settings object of the service.
+
+Every value can be set from the environment (prefix ``HX_``) or a ``.env`` file in the
+working directory. ``DATABASE_URL`` is also read without the prefix, as most hosting
+platforms set it that way.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HX_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'huixiang.db'}",
+        validation_alias=AliasChoices("HX_DATABASE_URL", "DATABASE_URL"),
+    )
+    # Rasa and its action server listen on 127.0.0.1 only; the service is the front door.
+    rasa_url: str = "http://127.0.0.1:5005"
+    action_server_url: str = "http://127.0.0.1:5055"
+    # Rasa's own action timeout is 300 s; a customer must not wait that long.
+    bot_timeout_seconds: float = 5.0
+
+    # Shared secret between the service, Rasa (NLG endpoint) and the action server.
+    internal_token: SecretStr | None = None
+    # Bearer token for the staff/admin API until staff accounts exist.
+    admin_token: SecretStr | None = None
+    # A brand's site signs its logged-in user ids with this (HMAC-SHA256) so the chat
+    # can attach them to the customer; without it, user ids are refused.
+    identity_secret: SecretStr | None = None
+
+    conversation_idle_minutes: int = 30
+    max_message_chars: int = 2000
+    cookie_secure: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: list[str] = []
+
+    # Where the default response texts live (Rasa's domain and response files).
+    domain_path: Path = PROJECT_ROOT / "domain.yml"
+    responses_dir: Path = PROJECT_ROOT / "data"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,93 @@
+"""The FastAPI application: the front door of every channel."""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+
+from api.core.config import get_settings
+from api.core.logging import setup_logging
+from api.routes import health, internal, nlg, staff, web_chat
+from api.services.responses import ResponseCatalog
+from bot.rasa_client import RasaClient
+
+STATIC = Path(__file__).parent / "static"
+access_log = logging.getLogger("api.access")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    settings = get_settings()
+    app.state.rasa = RasaClient(settings.rasa_url, settings.bot_timeout_seconds)
+    app.state.catalog = ResponseCatalog.from_files(settings.domain_path, settings.responses_dir)
+    yield
+    await app.state.rasa.aclose()
+
+
+def _is_customer_facing(request: Request) -> bool:
+    return request.url.path.startswith("/api/web/")
+
+
+async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        detail = "请求格式有误：内容不是有效的 JSON" if _is_customer_facing(request) else "body is not valid JSON"
+        return JSONResponse({"detail": detail}, status_code=status.HTTP_400_BAD_REQUEST)
+    if _is_customer_facing(request):
+        fields = "、".join(str(e["loc"][-1]) for e in errors if e.get("loc"))
+        return JSONResponse({"detail": f"请求内容有误：{fields} 不符合要求", "errors": _plain(errors)},
+                            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return JSONResponse({"detail": _plain(errors)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+def _plain(errors: list[dict]) -> list[dict]:
+    return [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+
+
+async def on_database_error(request: Request, exc: OperationalError) -> JSONResponse:
+    # E.g. "database is locked" past busy_timeout. Nothing was committed: the page keeps
+    # the message and retries with the same client_message_id.
+    logging.getLogger(__name__).error("database error on %s: %s", request.url.path, exc.orig)
+    detail = "系统繁忙，消息暂未发送成功，请稍后重试" if _is_customer_facing(request) else "database unavailable"
+    return JSONResponse({"detail": detail}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": "2"})
+
+
+def create_app() -> FastAPI:
+    setup_logging()
+    app = FastAPI(title="回响 Huixiang customer service", version="0.1.0", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(OperationalError, on_database_error)
+
+    @app.middleware("http")
+    async def log_requests(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        # The path only: query strings may carry tokens or personal data.
+        access_log.info("%s %s %s %.1fms", request.method, request.url.path, response.status_code,
+                        (time.perf_counter() - started) * 1000)
+        return response
+
+    for router in (web_chat.router, staff.router, health.router, internal.router, nlg.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/chat")
+
+    @app.get("/chat", include_in_schema=False)
+    def chat_page() -> FileResponse:
+        return FileResponse(STATIC / "chat" / "index.html", headers={"Cache-Control": "no-cache"})
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,24 @@
+"""Rasa's NLG endpoint: every bot utterance is rendered here (architecture decision 3)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, status
+
+from api.deps import CatalogDep, require_internal
+from api.services.responses import render_nlg
+
+router = APIRouter(tags=["internal"], dependencies=[Depends(require_internal)])
+log = logging.getLogger(__name__)
+
+
+@router.post("/nlg")
+async def nlg(catalog: CatalogDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    try:
+        return render_nlg(catalog, body)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except LookupError as exc:
+        log.error("NLG: %s", exc)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

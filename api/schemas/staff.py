@@ -1,0 +1,67 @@
+"""What staff screens read. Personal data is masked here, not in the browser."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T")
+
+
+class StaffMessage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    direction: str
+    author: str
+    text: str
+    intent: str | None
+    intent_confidence: float | None
+    template: str | None
+    reply_to_id: int | None
+    created_at: datetime
+
+
+class StaffConversation(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    customer_id: int
+    channel: str
+    status: str
+    handler: str
+    needs_attention: bool
+    attention_reason: str | None
+    started_at: datetime
+    last_activity_at: datetime
+    closed_at: datetime | None
+
+
+class StaffConversationDetail(StaffConversation):
+    messages: list[StaffMessage]
+
+
+class StaffIdentity(BaseModel):
+    kind: str
+    value_masked: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+class StaffCustomer(BaseModel):
+    id: int
+    display_name: str | None
+    stage: str
+    points: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    first_ip_masked: str | None
+    last_ip_masked: str | None
+    identities: list[StaffIdentity]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int

@@ -1,0 +1,58 @@
+"""What the customer's browser sends and receives."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SessionIn(BaseModel):
+    user_id: str | None = Field(default=None, min_length=1, max_length=128)
+    user_hash: str | None = Field(default=None, min_length=64, max_length=64)
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    author: str
+    text: str
+    created_at: datetime
+
+
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    status: str
+    handler: str
+
+
+class CustomerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    display_name: str | None
+    stage: str
+
+
+class SessionOut(BaseModel):
+    customer: CustomerOut
+    conversation: ConversationOut
+    messages: list[MessageOut]
+
+
+class SendIn(BaseModel):
+    # Length and emptiness are checked by bot.text so the customer gets a Chinese reason.
+    text: str
+    client_message_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class SendOut(BaseModel):
+    conversation: ConversationOut
+    message: MessageOut
+    replies: list[MessageOut]
+
+
+class MessagesOut(BaseModel):
+    messages: list[MessageOut]

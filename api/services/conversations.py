@@ -1,0 +1,126 @@
+"""Conversations and their messages: which one is current, storing both directions."""
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.rasa_client import BotTurn
+from api.db.base import utcnow
+from api.models import Conversation, Customer, Message
+
+HANDOFF_TEMPLATE = "utter_handoff"
+# Shown when the bot cannot answer; the message itself is kept for staff.
+BOT_UNAVAILABLE_TEXT = (
+    "抱歉，智能助手暂时无法回复。您的消息我们已经收到，人工客服会尽快为您处理，请稍候。"
+)
+
+
+def new_conversation_id() -> str:
+    return uuid.uuid4().hex
+
+
+def current_conversation(db: Session, customer: Customer, channel: str, idle_minutes: int) -> Conversation:
+    """The customer's open conversation on this channel, or a new one.
+
+    A conversation idle for longer than ``idle_minutes`` is closed first: the next
+    visit starts afresh, as a customer expects after a long pause.
+    """
+    conv = db.scalar(
+        select(Conversation)
+        .where(Conversation.customer_id == customer.id, Conversation.channel == channel,
+               Conversation.status == "open")
+        .order_by(Conversation.last_activity_at.desc())
+        .limit(1)
+    )
+    now = utcnow()
+    if conv is not None and now - conv.last_activity_at > timedelta(minutes=idle_minutes):
+        conv.status, conv.closed_at = "closed", now
+        conv = None
+    if conv is None:
+        conv = Conversation(id=new_conversation_id(), customer_id=customer.id, channel=channel,
+                            started_at=now, last_activity_at=now)
+        db.add(conv)
+    db.commit()
+    return conv
+
+
+def owned_conversation(db: Session, customer_id: int, conversation_id: str) -> Conversation | None:
+    """The conversation only if it belongs to this customer: others' ids are 'not found'."""
+    conv = db.get(Conversation, conversation_id)
+    if conv is None or conv.customer_id != customer_id:
+        return None
+    return conv
+
+
+def messages_after(db: Session, conversation_id: str, after_id: int = 0, limit: int = 200) -> list[Message]:
+    return list(db.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.id > after_id)
+        .order_by(Message.id)
+        .limit(limit)
+    ))
+
+
+def replies_to(db: Session, message_id: int) -> list[Message]:
+    return list(db.scalars(select(Message).where(Message.reply_to_id == message_id).order_by(Message.id)))
+
+
+def store_inbound(
+    db: Session, conv: Conversation, text: str, client_message_id: str | None
+) -> tuple[Message, bool]:
+    """Store the customer's message; (message, True) when this client id was seen before."""
+    if client_message_id:
+        seen = db.scalar(select(Message).where(Message.conversation_id == conv.id,
+                                               Message.client_message_id == client_message_id))
+        if seen is not None:
+            return seen, True
+    now = utcnow()
+    msg = Message(conversation_id=conv.id, direction="inbound", author="customer", text=text,
+                  client_message_id=client_message_id, created_at=now)
+    db.add(msg)
+    conv.last_activity_at = now
+    try:
+        db.commit()
+    except IntegrityError:
+        db.rollback()
+        seen = db.scalar(select(Message).where(Message.conversation_id == conv.id,
+                                               Message.client_message_id == client_message_id))
+        if seen is None:
+            raise
+        return seen, True
+    return msg, False
+
+
+def flag(conv: Conversation, reason: str) -> None:
+    if not conv.needs_attention:
+        conv.needs_attention, conv.attention_reason = True, reason
+
+
+def store_bot_turn(db: Session, conv: Conversation, inbound: Message, turn: BotTurn) -> list[Message]:
+    now = utcnow()
+    inbound.intent, inbound.intent_confidence = turn.intent, turn.intent_confidence
+    out = [Message(conversation_id=conv.id, direction="outbound", author="bot", text=r.text,
+                   template=r.template, reply_to_id=inbound.id, created_at=now)
+           for r in turn.replies]
+    db.add_all(out)
+    if any(r.template == HANDOFF_TEMPLATE for r in turn.replies):
+        flag(conv, "handoff_requested")
+    conv.last_activity_at = now
+    db.commit()
+    return out
+
+
+def store_unanswered(db: Session, conv: Conversation, inbound: Message, reason: str) -> Message:
+    """The bot failed: tell the customer politely and flag the conversation for staff."""
+    now = utcnow()
+    msg = Message(conversation_id=conv.id, direction="outbound", author="system",
+                  text=BOT_UNAVAILABLE_TEXT, reply_to_id=inbound.id, created_at=now)
+    db.add(msg)
+    flag(conv, reason)
+    conv.last_activity_at = now
+    db.commit()
+    return msg

@@ -1,0 +1,108 @@
+"""Recognising a customer (patent step 1): client id cookie, IP, optional user id."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.db.base import utcnow
+from api.models import Customer, CustomerIdentity
+
+CLIENT_COOKIE = "hx_cid"
+CLIENT_COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+
+
+def new_client_id() -> str:
+    return secrets.token_urlsafe(24)  # 32 characters, 192 random bits
+
+
+def is_valid_client_id(value: str | None) -> bool:
+    return bool(value) and bool(_CLIENT_ID.match(value))
+
+
+def client_digest(client_id: str) -> str:
+    return hashlib.sha256(client_id.encode()).hexdigest()
+
+
+def user_hash(secret: str, user_id: str) -> str:
+    """What a brand's site computes for its logged-in user (HMAC-SHA256, hex)."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_user_hash(secret: str, user_id: str, given: str) -> bool:
+    return hmac.compare_digest(user_hash(secret, user_id), given.lower())
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted_proxies: list[str]) -> str | None:
+    """The customer's address: the peer, or the last untrusted hop of X-Forwarded-For
+    when the peer is one of our own proxies (a client can prepend anything)."""
+    if not peer or not forwarded_for or peer not in trusted_proxies:
+        return peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        if hop in trusted_proxies:
+            continue
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break
+        return hop
+    return peer
+
+
+def _identity(db: Session, kind: str, value: str) -> CustomerIdentity | None:
+    return db.scalar(
+        select(CustomerIdentity).where(CustomerIdentity.kind == kind, CustomerIdentity.value == value)
+    )
+
+
+def customer_id_for_client(db: Session, client_id: str) -> int | None:
+    web = _identity(db, "web_client", client_digest(client_id))
+    return web.customer_id if web else None
+
+
+def identify_web_customer(
+    db: Session, client_id: str, ip: str | None, user_id: str | None = None
+) -> Customer:
+    """Find or create the customer behind a browser; ``user_id`` must already be verified.
+
+    A verified user id wins: the browser is bound to that user's customer, so a member
+    who logs in on a new device continues as themselves. (Merging the history of an
+    anonymous customer into the member is the lifecycle issue's account merge.)
+    """
+    digest = client_digest(client_id)
+    now = utcnow()
+    for attempt in range(2):
+        try:
+            web = _identity(db, "web_client", digest)
+            if web is None:
+                customer = Customer(first_ip=ip, last_ip=ip, first_seen_at=now, last_seen_at=now)
+                web = CustomerIdentity(kind="web_client", value=digest, customer=customer)
+                db.add(web)
+            customer = web.customer
+            if user_id:
+                member = _identity(db, "user_id", user_id)
+                if member is None:
+                    db.add(CustomerIdentity(kind="user_id", value=user_id, customer=customer))
+                elif member.customer_id != customer.id:
+                    web.customer = customer = member.customer
+                    member.last_seen_at = now
+            web.last_seen_at = now
+            customer.last_seen_at = now
+            customer.last_ip = ip
+            if customer.first_ip is None:
+                customer.first_ip = ip
+            db.commit()
+            return customer
+        except IntegrityError:
+            # Two first requests of one new browser raced; the other one created it.
+            db.rollback()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,90 @@
+"""Rendering of bot responses for Rasa's NLG endpoint.
+
+Rasa asks the service for every ``utter_*`` it wants to say. The text comes from
+``domain.yml`` and ``data/**`` (the defaults) — the lifecycle issue adds admin-edited
+variants per stage on top. Variables such as ``{order_no}`` are filled from the
+action's arguments first, then from the tracker's slots.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.rasa_client import MARKER_KEY
+
+_VARIABLE = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class ResponseText:
+    text: str
+    channel: str | None = None
+
+
+class ResponseCatalog:
+    """The default texts of every response, read from Rasa's own files."""
+
+    def __init__(self, responses: dict[str, list[ResponseText]]):
+        self.responses = responses
+
+    @classmethod
+    def from_files(cls, domain_path: Path, data_dir: Path | None = None) -> ResponseCatalog:
+        files = [domain_path]
+        if data_dir is not None and data_dir.is_dir():
+            files += sorted(p for p in data_dir.rglob("*.yml"))
+        responses: dict[str, list[ResponseText]] = {}
+        for path in files:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            for name, variations in (doc.get("responses") or {}).items():
+                for v in variations or []:
+                    if isinstance(v, dict) and v.get("text"):
+                        responses.setdefault(name, []).append(ResponseText(v["text"], v.get("channel")))
+        return cls(responses)
+
+    def pick(self, name: str, channel: str | None = None, rng: random.Random | None = None) -> str | None:
+        options = [r for r in self.responses.get(name, []) if r.channel in (None, channel)]
+        if not options:
+            return None
+        return (rng or random).choice(options).text
+
+
+def fill_variables(template: str, values: dict[str, Any]) -> str:
+    """Replace ``{name}`` with known values; an unknown name is left as written."""
+    def sub(match: re.Match[str]) -> str:
+        value = values.get(match.group(1))
+        return match.group(0) if value is None else str(value)
+
+    return _VARIABLE.sub(sub, template)
+
+
+def variables_from_request(body: dict[str, Any]) -> dict[str, Any]:
+    tracker = body.get("tracker") or {}
+    values: dict[str, Any] = {k: v for k, v in (tracker.get("slots") or {}).items() if v is not None}
+    # Short aliases for the customer's state, for whoever writes the texts.
+    if "customer_name" in values:
+        values.setdefault("name", values["customer_name"])
+    if "member_points" in values:
+        points = values["member_points"]
+        values.setdefault("points", int(points) if isinstance(points, float) else points)
+    values.update({k: v for k, v in (body.get("arguments") or {}).items() if v is not None})
+    return values
+
+
+def render_nlg(catalog: ResponseCatalog, body: dict[str, Any]) -> dict[str, Any]:
+    """Answer one NLG request; the ``custom`` marker tells the service what was said."""
+    name = body.get("response")
+    if not isinstance(name, str) or not name:
+        raise ValueError("the NLG request has no 'response' name")
+    channel = (body.get("channel") or {}).get("name")
+    template = catalog.pick(name, channel)
+    if template is None:
+        raise LookupError(f"no text for response {name!r}")
+    latest = (body.get("tracker") or {}).get("latest_message") or {}
+    intent = latest.get("intent") or {}
+    marker = {"template": name, "intent": intent.get("name"), "confidence": intent.get("confidence")}
+    return {"text": fill_variables(template, variables_from_request(body)), "custom": {MARKER_KEY: marker}}

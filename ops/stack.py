@@ -1,0 +1,169 @@
+"""Start and stop the three processes: action server, Rasa, and the service.
+
+Used by ``scripts/run`` (the product), by the end-to-end tests and by the benchmark,
+so all three start the stack the same way. Each process runs in its own process
+group and is stopped with its children; nothing is left behind.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ops.paths import BOT_BIN, QUIET_RASA, ROOT, SERVICE_BIN
+
+
+@dataclass
+class Ports:
+    service: int = 8000
+    rasa: int = 5005
+    actions: int = 5055
+
+
+@dataclass
+class Stack:
+    model: Path
+    var_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    host: str = "127.0.0.1"  # the service's interface; Rasa and actions stay on loopback
+    secrets_env: dict[str, str] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        (self.var_dir / "logs").mkdir(exist_ok=True)
+
+    @property
+    def service_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.service}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.actions}"
+
+    def env(self) -> dict[str, str]:
+        env = {
+            **os.environ, **QUIET_RASA,
+            "PYTHONPATH": str(ROOT),
+            "HX_DATABASE_URL": f"sqlite:///{self.var_dir / 'huixiang.db'}",
+            "HX_RASA_URL": self.rasa_url,
+            "HX_ACTION_SERVER_URL": self.actions_url,
+            "HX_SERVICE_URL": self.service_url,
+            "HX_TRACKER_DIALECT": "sqlite",
+            "HX_TRACKER_DB": str(self.var_dir / "rasa_tracker.db"),
+            "SANIC_HOST": "127.0.0.1",  # the action server has no authentication
+        }
+        env.update(self.secrets_env)
+        return env
+
+    def log_path(self, name: str) -> Path:
+        return self.var_dir / "logs" / f"{name}.log"
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.log_path(name), "ab")  # noqa: SIM115 - owned by the child
+        self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env(), stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def prepare_database(self, seed: bool = True) -> None:
+        py = str(SERVICE_BIN / "python")
+        subprocess.run([py, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=self.env(), check=True,
+                       stdout=subprocess.DEVNULL)
+        if seed:
+            subprocess.run([py, "-m", "api.seed"], cwd=ROOT, env=self.env(), check=True,
+                           stdout=subprocess.DEVNULL)
+
+    def start_actions(self) -> None:
+        self._spawn("actions", [str(BOT_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
+                                "--port", str(self.ports.actions)])
+
+    def start_rasa(self, endpoints: str = "endpoints.yml") -> None:
+        self._spawn("rasa", [str(BOT_BIN / "rasa"), "run", "--model", str(self.model),
+                             "--endpoints", endpoints, "--credentials", "credentials.yml",
+                             "--interface", "127.0.0.1", "--port", str(self.ports.rasa)])
+
+    def start_service(self) -> None:
+        self._spawn("service", [str(SERVICE_BIN / "python"), "-m", "uvicorn", "api.main:app",
+                                "--host", self.host, "--port", str(self.ports.service),
+                                "--no-access-log"])
+
+    def start(self) -> None:
+        self.prepare_database()
+        self.start_actions()
+        self.start_rasa()
+        self.start_service()
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        """Wait until every started process answers; raise with its log tail if one dies."""
+        checks = {"actions": f"{self.actions_url}/health", "rasa": f"{self.rasa_url}/",
+                  "service": f"{self.service_url}/api/health"}
+        deadline = time.monotonic() + timeout
+        pending = [name for name in checks if name in self.procs]
+        while pending:
+            for name in list(pending):
+                proc = self.procs[name]
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
+                try:
+                    if httpx.get(checks[name], timeout=2).status_code == 200:
+                        pending.remove(name)
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
+            if pending:
+                time.sleep(0.5)
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.log_path(name)
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop(self, name: str, grace: float = 15) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+
+    def stop_all(self) -> None:
+        # The service first, so no customer message reaches a half-stopped bot.
+        for name in ("service", "rasa", "actions"):
+            self.stop(name)
+
+    def pids(self) -> dict[str, int]:
+        return {name: p.pid for name, p in self.procs.items()}
+
+
+def load_or_create_secrets(path: Path) -> dict[str, str]:
+    """Per-installation secrets, generated once and kept out of the repository."""
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if "=" in line and not line.startswith("#"):
+                key, value = line.split("=", 1)
+                values[key.strip()] = value.strip()
+    wanted = ("HX_INTERNAL_TOKEN", "HX_ADMIN_TOKEN", "HX_IDENTITY_SECRET")
+    missing = [k for k in wanted if not values.get(k) and not os.environ.get(k)]
+    if missing:
+        for key in missing:
+            values[key] = secrets.token_urlsafe(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# generated by ops/stack.py; keep private\n"
+                        + "".join(f"{k}={v}\n" for k, v in values.items()))
+        path.chmod(0o600)
+    return {k: os.environ.get(k) or values[k] for k in wanted}

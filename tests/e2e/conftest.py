@@ -1,0 +1,63 @@
+"""The real stack — action server, Rasa with the trained model, the service — started
+once for the end-to-end and browser tests on free ports and a temporary data folder."""
+from __future__ import annotations
+
+import secrets
+import socket
+
+import httpx
+import pytest
+
+from api.services.identity import user_hash
+from ops.stack import Ports, Stack
+from ops.train import ensure_model
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    tokens = {"HX_INTERNAL_TOKEN": secrets.token_urlsafe(16), "HX_ADMIN_TOKEN": secrets.token_urlsafe(16),
+              "HX_IDENTITY_SECRET": secrets.token_urlsafe(16)}
+    s = Stack(model=ensure_model(), var_dir=tmp_path_factory.mktemp("stack"),
+              ports=Ports(service=free_port(), rasa=free_port(), actions=free_port()), secrets_env=tokens)
+    try:
+        s.start()
+        s.wait_ready(timeout=240)
+        yield s
+    finally:
+        s.stop_all()
+
+
+@pytest.fixture
+def customer(stack):
+    """A fresh browser: its own cookie jar."""
+    with httpx.Client(base_url=stack.service_url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+def staff(stack):
+    headers = {"Authorization": f"Bearer {stack.secrets_env['HX_ADMIN_TOKEN']}"}
+    with httpx.Client(base_url=stack.service_url, timeout=30, headers=headers) as c:
+        yield c
+
+
+def member_login(stack, user_id: str) -> dict:
+    return {"user_id": user_id, "user_hash": user_hash(stack.secrets_env["HX_IDENTITY_SECRET"], user_id)}
+
+
+def start(client: httpx.Client, body: dict | None = None) -> dict:
+    resp = client.post("/api/web/session", json=body or {})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def say(client: httpx.Client, conv_id: str, text: str) -> dict:
+    resp = client.post(f"/api/web/conversations/{conv_id}/messages", json={"text": text})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
