@@ -1,9 +1,9 @@
 """What the action server reads about a customer."""
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
+from api.schemas.types import UtcDatetime
 from pydantic import BaseModel
 
 
@@ -24,11 +24,11 @@ class OrderView(BaseModel):
     status: str
     status_label: str
     amount: Decimal
-    placed_at: datetime
+    placed_at: UtcDatetime
     carrier: str | None
     tracking_no: str | None
-    shipped_at: datetime | None
-    delivered_at: datetime | None
+    shipped_at: UtcDatetime | None
+    delivered_at: UtcDatetime | None
     items: list[OrderLine]
 
 

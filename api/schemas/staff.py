@@ -1,10 +1,10 @@
 """What staff screens read. Personal data is masked here, not in the browser."""
 from __future__ import annotations
 
-from datetime import datetime
 
 from typing import Generic, TypeVar
 
+from api.schemas.types import UtcDatetime
 from pydantic import BaseModel, ConfigDict
 
 T = TypeVar("T")
@@ -21,7 +21,7 @@ class StaffMessage(BaseModel):
     intent_confidence: float | None
     template: str | None
     reply_to_id: int | None
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class StaffConversation(BaseModel):
@@ -34,9 +34,9 @@ class StaffConversation(BaseModel):
     handler: str
     needs_attention: bool
     attention_reason: str | None
-    started_at: datetime
-    last_activity_at: datetime
-    closed_at: datetime | None
+    started_at: UtcDatetime
+    last_activity_at: UtcDatetime
+    closed_at: UtcDatetime | None
 
 
 class StaffConversationDetail(StaffConversation):
@@ -46,8 +46,8 @@ class StaffConversationDetail(StaffConversation):
 class StaffIdentity(BaseModel):
     kind: str
     value_masked: str
-    first_seen_at: datetime
-    last_seen_at: datetime
+    first_seen_at: UtcDatetime
+    last_seen_at: UtcDatetime
 
 
 class StaffCustomer(BaseModel):
@@ -55,8 +55,8 @@ class StaffCustomer(BaseModel):
     display_name: str | None
     stage: str
     points: int
-    first_seen_at: datetime
-    last_seen_at: datetime
+    first_seen_at: UtcDatetime
+    last_seen_at: UtcDatetime
     first_ip_masked: str | None
     last_ip_masked: str | None
     identities: list[StaffIdentity]

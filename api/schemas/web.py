@@ -1,8 +1,8 @@
 """What the customer's browser sends and receives."""
 from __future__ import annotations
 
-from datetime import datetime
 
+from api.schemas.types import UtcDatetime
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -17,7 +17,7 @@ class MessageOut(BaseModel):
     id: int
     author: str
     text: str
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class ConversationOut(BaseModel):
@@ -55,4 +55,5 @@ class SendOut(BaseModel):
 
 
 class MessagesOut(BaseModel):
+    conversation: ConversationOut
     messages: list[MessageOut]

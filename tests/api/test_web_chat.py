@@ -181,9 +181,12 @@ def test_polling_returns_only_newer_messages(client, session_for, rasa):
     conv_id = session_for()["conversation"]["id"]
     rasa.reply = lambda body: httpx.Response(200, json=marked("您好", "utter_greet"))
     sent = send(client, conv_id, "你好").json()
-    newer = client.get(f"/api/web/conversations/{conv_id}/messages",
-                       params={"after_id": sent["message"]["id"]}).json()["messages"]
+    polled = client.get(f"/api/web/conversations/{conv_id}/messages",
+                        params={"after_id": sent["message"]["id"]}).json()
+    assert polled["conversation"]["handler"] == "bot"
+    newer = polled["messages"]
     assert [m["text"] for m in newer] == ["您好"]
+    assert newer[0]["created_at"].endswith("Z")  # UTC, so the browser shows local time right
 
 
 def test_idle_conversation_is_closed_and_a_new_one_started(client, session_for, db, settings_env):

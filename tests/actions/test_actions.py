@@ -1,0 +1,136 @@
+"""Custom actions on trackers recorded from real conversations (see record_trackers.py).
+
+The service's internal API is played by a local HTTP server answering with the
+payloads the real service returned for the demo data (service_payloads.json).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+
+from aiohttp import web
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.orders import ActionOrderStatus, order_detail
+from actions.service_api import ServiceAPI
+from actions.session import ActionSessionStart
+
+HERE = Path(__file__).parent
+PAYLOADS = json.loads((HERE / "service_payloads.json").read_text(encoding="utf-8"))
+
+
+def recorded(name: str) -> Tracker:
+    return Tracker.from_dict(json.loads((HERE / "trackers" / f"{name}.json").read_text(encoding="utf-8")))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def with_service(coro_factory, up: bool = True):
+    """Run an action against a local stand-in of the service's internal API."""
+    seen: list[str] = []
+
+    async def customer(request: web.Request) -> web.Response:
+        seen.append(str(request.rel_url))
+        assert request.headers["Authorization"] == "Bearer test-token"
+        return web.json_response(PAYLOADS["customer"])
+
+    async def orders(request: web.Request) -> web.Response:
+        seen.append(str(request.rel_url))
+        wanted = request.query.get("order_no")
+        found = [o for o in PAYLOADS["orders"] if not wanted or o["order_no"] == wanted]
+        return web.json_response({"orders": found[: int(request.query.get("limit", 3))]})
+
+    port = free_port()
+    api = ServiceAPI(f"http://127.0.0.1:{port}", "test-token")
+    if not up:
+        return await coro_factory(api), seen
+    app = web.Application()
+    app.router.add_get("/internal/customers/{cid}", customer)
+    app.router.add_get("/internal/customers/{cid}/orders", orders)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        return await coro_factory(api), seen
+    finally:
+        await runner.cleanup()
+
+
+def run(action_cls, tracker: Tracker, up: bool = True):
+    dispatcher = CollectingDispatcher()
+
+    async def go(api):
+        return await action_cls(api).run(dispatcher, tracker, {})
+
+    events, seen = asyncio.run(with_service(go, up))
+    return events, dispatcher.messages, seen
+
+
+def test_session_start_loads_customer_state_into_slots():
+    events, _, seen = run(ActionSessionStart, recorded("session_start_member"))
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
+    assert slots["customer_name"] == PAYLOADS["customer"]["display_name"]
+    assert slots["customer_stage"] == PAYLOADS["customer"]["stage"]
+    assert slots["member_points"] == float(PAYLOADS["customer"]["points"])
+    assert seen == [f"/internal/customers/{slots['customer_id']}"]
+
+
+def test_session_start_without_service_still_starts():
+    events, _, _ = run(ActionSessionStart, recorded("session_start_member"), up=False)
+    assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
+    assert "customer_name" not in {e.get("name") for e in events}
+
+
+def test_order_status_with_number_reports_that_order():
+    events, messages, seen = run(ActionOrderStatus, recorded("order_status_with_number"))
+    (message,) = messages
+    assert message["response"] == "utter_order_status"
+    wanted = next(o for o in PAYLOADS["orders"] if o["order_no"] == message["order_no"])
+    assert message["order_status"] == wanted["status_label"]
+    assert message["order_detail"] == order_detail(wanted)
+    assert any("order_no=" in s for s in seen)
+    assert {"event": "slot", "name": "order_no"}.items() <= events[0].items()
+
+
+def test_order_status_without_number_lists_recent_orders():
+    _, messages, _ = run(ActionOrderStatus, recorded("order_status_without_number"))
+    (message,) = messages
+    assert message["response"] == "utter_recent_orders"
+    for order in PAYLOADS["orders"]:
+        assert order["order_no"] in message["order_list"]
+
+
+def test_unknown_order_number_is_not_found():
+    tracker = recorded("order_status_with_number")
+    tracker.latest_message["entities"] = [{"entity": "order_no", "value": "DD209912319999"}]
+    _, messages, _ = run(ActionOrderStatus, tracker)
+    assert messages[0]["response"] == "utter_order_not_found" and messages[0]["order_no"] == "DD209912319999"
+
+
+def test_service_down_hands_over_to_a_person():
+    _, messages, _ = run(ActionOrderStatus, recorded("order_status_with_number"), up=False)
+    assert [m["response"] for m in messages] == ["utter_handoff"]
+
+
+def test_no_customer_asks_for_the_order_number():
+    tracker = recorded("order_status_without_number")
+    tracker.latest_message["metadata"] = {}
+    tracker.slots["customer_id"] = None
+    tracker.slots["session_started_metadata"] = None
+    _, messages, _ = run(ActionOrderStatus, tracker)
+    assert [m["response"] for m in messages] == ["utter_ask_order_no"]
+
+
+def test_order_detail_sentences():
+    shipped = {"status": "shipped", "carrier": "顺丰速运", "tracking_no": "SF1", "shipped_at": "2026-11-19T10:00:00"}
+    assert order_detail(shipped) == "顺丰速运运单号 SF1，11月19日已发出，一般 2–3 天送达。"
+    assert "签收" in order_detail({"status": "delivered", "delivered_at": "2026-11-12T09:00:00"})
+    assert order_detail({"status": "unknown"}) == ""
