@@ -12,15 +12,24 @@ from api.db.session import get_db
 from api.services.responses import ResponseCatalog
 from bot.rasa_client import RasaClient
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+# The dependencies below are ``async def`` on purpose: FastAPI runs plain ``def``
+# dependencies in the thread pool, and Rasa's /nlg callbacks must never wait for a
+# thread while customer turns are using them.
+
+
+async def settings_dep() -> Settings:
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
 DbDep = Annotated[Session, Depends(get_db)]
 
 
-def get_rasa(request: Request) -> RasaClient:
+async def get_rasa(request: Request) -> RasaClient:
     return request.app.state.rasa
 
 
-def get_catalog(request: Request) -> ResponseCatalog:
+async def get_catalog(request: Request) -> ResponseCatalog:
     return request.app.state.catalog
 
 
@@ -30,7 +39,7 @@ def _bearer_matches(authorization: str | None, secret: str | None) -> bool:
     return hmac.compare_digest(authorization.removeprefix("Bearer ").encode(), secret.encode())
 
 
-def require_internal(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> None:
+async def require_internal(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> None:
     """Rasa's NLG calls and the action server: the shared internal token."""
     secret = settings.internal_token.get_secret_value() if settings.internal_token else None
     if not _bearer_matches(authorization, secret):
@@ -38,7 +47,7 @@ def require_internal(settings: SettingsDep, authorization: Annotated[str | None,
                             headers={"WWW-Authenticate": "Bearer"})
 
 
-def require_admin(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> None:
+async def require_admin(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> None:
     """Staff API: a bearer admin token until staff accounts exist."""
     secret = settings.admin_token.get_secret_value() if settings.admin_token else None
     if not _bearer_matches(authorization, secret):

@@ -17,10 +17,12 @@ def main() -> int:
     parser.add_argument("--host", default=os.environ.get("HX_HOST", "127.0.0.1"),
                         help="interface for the service (default 127.0.0.1; 0.0.0.0 to expose)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("HX_PORT", 8000)))
+    parser.add_argument("--rasa-port", type=int, default=int(os.environ.get("HX_RASA_PORT", 5005)))
+    parser.add_argument("--actions-port", type=int, default=int(os.environ.get("HX_ACTIONS_PORT", 5055)))
     args = parser.parse_args()
 
     model = ensure_model()
-    stack = Stack(model=model, var_dir=VAR, ports=Ports(service=args.port), host=args.host,
+    stack = Stack(model=model, var_dir=VAR, ports=Ports(service=args.port, rasa=args.rasa_port, actions=args.actions_port), host=args.host,
                   secrets_env=load_or_create_secrets(VAR / "secrets.env"))
 
     def shutdown(*_):

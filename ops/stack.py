@@ -6,6 +6,7 @@ group and is stopped with its children; nothing is left behind.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
 import signal
@@ -17,6 +18,14 @@ from pathlib import Path
 import httpx
 
 from ops.paths import BOT_BIN, QUIET_RASA, ROOT, SERVICE_BIN
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the launcher dies, even by SIGKILL (Linux only)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 @dataclass
@@ -72,7 +81,8 @@ class Stack:
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.log_path(name), "ab")  # noqa: SIM115 - owned by the child
         self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env(), stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+                                            stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
 
     def prepare_database(self, seed: bool = True) -> None:
         py = str(SERVICE_BIN / "python")

@@ -26,11 +26,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    # Connections are held only for short transactions (never across a wait for
+    # Rasa), so a pool the size of the thread pool never makes a request queue.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5},
+                               pool_size=20, max_overflow=20, pool_timeout=10)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=10)
 
 
 @lru_cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from api.deps import CatalogDep, require_internal
 from api.services.responses import render_nlg
@@ -14,7 +14,15 @@ log = logging.getLogger(__name__)
 
 
 @router.post("/nlg")
-async def nlg(catalog: CatalogDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+async def nlg(request: Request, catalog: CatalogDep) -> dict[str, Any]:
+    # Read as plain JSON: validating Rasa's tracker field by field costs more than the
+    # rendering itself, and render_nlg checks what it uses.
+    try:
+        body = await request.json()
+    except ValueError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "body must be a JSON object")
     try:
         return render_nlg(catalog, body)
     except ValueError as exc:

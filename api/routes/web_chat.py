@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.deps import DbDep, RasaDep, SettingsDep
+from api.models import Customer
 from api.schemas.web import MessagesOut, SendIn, SendOut, SessionIn, SessionOut
 from api.services import conversations as convs
 from api.services.identity import (
@@ -96,13 +97,16 @@ async def send_message(
         if conv.status != "open":
             raise HTTPException(status.HTTP_409_CONFLICT, "该会话已结束，请刷新页面开始新的会话")
         inbound, seen = convs.store_inbound(db, conv, text, body.client_message_id)
-        return conv, inbound, seen
+        stage = db.get(Customer, customer_id).stage
+        # End the transaction: no pooled connection may be held while Rasa thinks.
+        db.commit()
+        return conv, inbound, seen, stage
 
-    conv, inbound, seen = await run_in_threadpool(load)
+    conv, inbound, seen, stage = await run_in_threadpool(load)
     if seen:
         replies = await run_in_threadpool(convs.replies_to, db, inbound.id)
     else:
-        replies = await run_bot_turn(db, rasa, conv, inbound)
+        replies = await run_bot_turn(db, rasa, conv, inbound, stage)
     return SendOut(conversation=conv, message=inbound, replies=replies)
 
 
@@ -117,4 +121,4 @@ def list_messages(
     conv = convs.owned_conversation(db, _customer_id_from_cookie(db, hx_cid), conversation_id)
     if conv is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_YOURS)
-    return MessagesOut(messages=convs.messages_after(db, conv.id, after_id))
+    return MessagesOut(conversation=conv, messages=convs.messages_after(db, conv.id, after_id))

@@ -62,16 +62,26 @@ def fill_variables(template: str, values: dict[str, Any]) -> str:
     return _VARIABLE.sub(sub, template)
 
 
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return value
+
+
 def variables_from_request(body: dict[str, Any]) -> dict[str, Any]:
-    tracker = body.get("tracker") or {}
-    values: dict[str, Any] = {k: v for k, v in (tracker.get("slots") or {}).items() if v is not None}
+    tracker = _object(body.get("tracker"), "tracker")
+    slots = _object(tracker.get("slots"), "tracker.slots")
+    values: dict[str, Any] = {k: v for k, v in slots.items() if v is not None}
     # Short aliases for the customer's state, for whoever writes the texts.
     if "customer_name" in values:
         values.setdefault("name", values["customer_name"])
     if "member_points" in values:
         points = values["member_points"]
         values.setdefault("points", int(points) if isinstance(points, float) else points)
-    values.update({k: v for k, v in (body.get("arguments") or {}).items() if v is not None})
+    arguments = _object(body.get("arguments"), "arguments")
+    values.update({k: v for k, v in arguments.items() if v is not None})
     return values
 
 
@@ -80,11 +90,12 @@ def render_nlg(catalog: ResponseCatalog, body: dict[str, Any]) -> dict[str, Any]
     name = body.get("response")
     if not isinstance(name, str) or not name:
         raise ValueError("the NLG request has no 'response' name")
-    channel = (body.get("channel") or {}).get("name")
+    channel = _object(body.get("channel"), "channel").get("name")
+    values = variables_from_request(body)
     template = catalog.pick(name, channel)
     if template is None:
         raise LookupError(f"no text for response {name!r}")
-    latest = (body.get("tracker") or {}).get("latest_message") or {}
-    intent = latest.get("intent") or {}
+    latest = _object(_object(body.get("tracker"), "tracker").get("latest_message"), "latest_message")
+    intent = _object(latest.get("intent"), "latest_message.intent")
     marker = {"template": name, "intent": intent.get("name"), "confidence": intent.get("confidence")}
-    return {"text": fill_variables(template, variables_from_request(body)), "custom": {MARKER_KEY: marker}}
+    return {"text": fill_variables(template, values), "custom": {MARKER_KEY: marker}}

@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.core.privacy import mask_identifier
-from api.models import Conversation, Customer, Message
+from api.models import Conversation, Message
 from api.services import conversations as convs
 from bot.rasa_client import BotUnavailable, RasaClient
 from bot.text import text_for_nlu
@@ -16,13 +16,16 @@ log = logging.getLogger(__name__)
 
 
 async def run_bot_turn(
-    db: Session, rasa: RasaClient, conv: Conversation, inbound: Message
+    db: Session, rasa: RasaClient, conv: Conversation, inbound: Message, stage: str
 ) -> list[Message]:
     """Returns the stored replies. Never raises for a bot failure: the customer is told
-    politely and the conversation is flagged for staff instead."""
+    politely and the conversation is flagged for staff instead.
+
+    The session must have no open transaction when this is called: the wait for Rasa
+    may take seconds, and a pooled connection held that long starves other requests.
+    """
     if conv.handler != "bot":
         return []  # a person owns the conversation; the bot stays silent
-    stage = await run_in_threadpool(lambda: db.get(Customer, conv.customer_id).stage)
     metadata = {"customer_id": conv.customer_id, "stage": stage, "channel": conv.channel,
                 "message_id": inbound.id}
     try:

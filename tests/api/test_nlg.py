@@ -42,6 +42,9 @@ def test_unknown_response_is_an_error():
         render_nlg(ResponseCatalog({}), nlg_body("utter_nothing"))
     with pytest.raises(ValueError):
         render_nlg(ResponseCatalog({}), {"tracker": {}})
+    for bad in ({"channel": "rest"}, {"tracker": []}, {"arguments": "x"}, {"tracker": {"slots": 1}}):
+        with pytest.raises(ValueError):
+            render_nlg(ResponseCatalog({"utter_greet": [ResponseText("hi")]}), {**nlg_body("utter_greet"), **bad})
 
 
 def test_catalog_reads_every_response_of_the_project():
@@ -60,3 +63,7 @@ def test_nlg_endpoint_requires_the_internal_token(client):
     missing = client.post("/nlg", json=nlg_body("utter_no_such_thing"),
                           headers={"Authorization": f"Bearer {INTERNAL}"})
     assert missing.status_code == 404
+    auth = {"Authorization": f"Bearer {INTERNAL}"}
+    assert client.post("/nlg", content=b"{oops", headers=auth).status_code == 400
+    assert client.post("/nlg", json=[1, 2], headers=auth).status_code == 422
+    assert client.post("/nlg", json={**body, "channel": "rest"}, headers=auth).status_code == 422
