@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import os
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -13,12 +15,18 @@ from actions.service_api import ServiceAPI, ServiceUnavailable
 from actions.session import customer_id_of
 
 log = logging.getLogger(__name__)
+# Dates are told to the customer in the shop's time zone; the service sends UTC.
+SHOP_TZ = ZoneInfo(os.environ.get("HX_SHOP_TIMEZONE", "Asia/Shanghai"))
 
 
 def _day(value: str | None) -> str:
     if not value:
         return ""
-    moment = datetime.fromisoformat(value)
+    # Python 3.10 (the bot environment) does not read a trailing "Z".
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(SHOP_TZ)
     return f"{moment.month}月{moment.day}日"
 
 

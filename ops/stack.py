@@ -94,12 +94,14 @@ class Stack:
 
     def start_actions(self) -> None:
         self._spawn("actions", [str(BOT_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
-                                "--port", str(self.ports.actions)])
+                                "--port", str(self.ports.actions),
+                                "--logging-config_file", "ops/logging.yml"])
 
     def start_rasa(self, endpoints: str = "endpoints.yml") -> None:
         self._spawn("rasa", [str(BOT_BIN / "rasa"), "run", "--model", str(self.model),
                              "--endpoints", endpoints, "--credentials", "credentials.yml",
-                             "--interface", "127.0.0.1", "--port", str(self.ports.rasa)])
+                             "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
+                             "--logging-config-file", "ops/logging.yml"])
 
     def start_service(self) -> None:
         self._spawn("service", [str(SERVICE_BIN / "python"), "-m", "uvicorn", "api.main:app",

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from api.core.privacy import mask_identifier, mask_ip
+from bot.privacy import mask_identifier, mask_ip
 from api.deps import DbDep, require_admin
 from api.models import Conversation, Customer
 from api.schemas.staff import (

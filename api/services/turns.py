@@ -6,7 +6,7 @@ import logging
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from api.core.privacy import mask_identifier
+from bot.privacy import mask_identifier
 from api.models import Conversation, Message
 from api.services import conversations as convs
 from bot.rasa_client import BotUnavailable, RasaClient

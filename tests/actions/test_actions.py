@@ -130,7 +130,10 @@ def test_no_customer_asks_for_the_order_number():
 
 
 def test_order_detail_sentences():
-    shipped = {"status": "shipped", "carrier": "顺丰速运", "tracking_no": "SF1", "shipped_at": "2026-11-19T10:00:00"}
+    shipped = {"status": "shipped", "carrier": "顺丰速运", "tracking_no": "SF1", "shipped_at": "2026-11-19T10:00:00Z"}
     assert order_detail(shipped) == "顺丰速运运单号 SF1，11月19日已发出，一般 2–3 天送达。"
+    # 17:00 UTC is already the next day in the shop's time zone (Asia/Shanghai).
+    late = {**shipped, "shipped_at": "2026-11-19T17:00:00Z"}
+    assert "11月20日已发出" in order_detail(late)
     assert "签收" in order_detail({"status": "delivered", "delivered_at": "2026-11-12T09:00:00"})
     assert order_detail({"status": "unknown"}) == ""

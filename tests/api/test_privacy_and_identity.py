@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import logging
 
-from api.core.logging import MaskPersonalData
-from api.core.privacy import mask_identifier, mask_ip, mask_phone
+from bot.privacy import MaskPersonalData, mask_identifier, mask_ip, mask_phone
 from api.services.identity import client_ip, is_valid_client_id, new_client_id, user_hash, verify_user_hash
 from bot.text import InvalidMessage, clean_customer_text, text_for_nlu
 
@@ -21,6 +20,21 @@ def test_log_filter_masks_phone_and_ip():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "from %s phone %s", ("198.51.100.7", "13812345678"), None)
     MaskPersonalData().filter(record)
     assert record.getMessage() == "from 198.51.*.* phone 138****5678"
+
+
+def test_log_filter_masks_and_cuts_exception_text():
+    body = '{"text": "我的手机号13812345678", "slots": ' + '"x" ' * 400 + "}"
+    try:
+        raise RuntimeError(f"500, body={body}")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("rasa", logging.ERROR, __file__, 1, "action failed", (), sys.exc_info())
+    MaskPersonalData().filter(record)
+    assert record.exc_info is None
+    assert "13812345678" not in record.exc_text and "138****" in record.exc_text
+    assert "characters not logged" in record.exc_text
+    assert max(len(line) for line in record.exc_text.splitlines()) < 600
 
 
 def test_client_ip_believes_only_trusted_proxies():
