@@ -64,7 +64,9 @@ class ActionOrderStatus(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        order_no = next(tracker.get_latest_entity_values("order_no"), None) or tracker.get_slot("order_no")
+        # Only a number in this very message counts: a slot left from an earlier
+        # question would answer about the wrong order.
+        order_no = next(tracker.get_latest_entity_values("order_no"), None)
         order_no = order_no.upper() if order_no else None
         customer_id = customer_id_of(tracker)
         if customer_id is None:

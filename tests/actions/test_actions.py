@@ -137,3 +137,10 @@ def test_order_detail_sentences():
     assert "11月20日已发出" in order_detail(late)
     assert "签收" in order_detail({"status": "delivered", "delivered_at": "2026-11-12T09:00:00"})
     assert order_detail({"status": "unknown"}) == ""
+
+
+def test_an_order_number_from_an_earlier_message_is_not_reused():
+    tracker = recorded("order_status_without_number")
+    tracker.slots["order_no"] = "DD202611200003"  # asked about earlier in the conversation
+    _, messages, _ = run(ActionOrderStatus, tracker)
+    assert messages[0]["response"] == "utter_recent_orders"

@@ -29,9 +29,9 @@ def test_customer_chats_in_chinese_and_history_survives_reload(stack, browser, t
 
     page.fill("#input", "你好")
     page.click("#send")
-    expect(page.locator(".msg-customer")).to_have_text(["你好"])
+    expect(page.locator(".msg-customer .msg-text")).to_have_text(["你好"])
     expect(page.locator(".msg-bot")).to_have_count(1, timeout=15000)
-    assert page.locator(".msg-bot").first.inner_text().strip()
+    assert page.locator(".msg-bot .msg-text").first.inner_text().strip()
 
     page.locator(".chip", has_text="退换货").click()
     expect(page.locator(".msg-bot")).to_have_count(2, timeout=15000)
