@@ -23,7 +23,12 @@ def evaluate(model: Path, out_dir: Path) -> dict:
                     "--out", str(out_dir), "--no-plot"],
                    cwd=ROOT, env={**os.environ, **QUIET_RASA}, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return json.loads((out_dir / "intent_report.json").read_text())
+    report = json.loads((out_dir / "intent_report.json").read_text())
+    selection = out_dir / "response_selection_report.json"
+    if selection.exists():
+        faq = json.loads(selection.read_text())
+        report["faq_answers"] = {"accuracy": faq["accuracy"], "macro_f1": faq["macro avg"]["f1-score"]}
+    return report
 
 
 def markdown(report: dict, model: Path) -> str:
@@ -38,6 +43,8 @@ def markdown(report: dict, model: Path) -> str:
         f"- utterances: {sum(v['support'] for v in intents.values())}",
         f"- accuracy: **{report['accuracy']:.3f}**",
         f"- macro F1: **{report['macro avg']['f1-score']:.3f}**, weighted F1: {report['weighted avg']['f1-score']:.3f}",
+        *([f"- FAQ answer chosen by the ResponseSelector: accuracy {report['faq_answers']['accuracy']:.3f}, "
+           f"macro F1 {report['faq_answers']['macro_f1']:.3f}"] if "faq_answers" in report else []),
         "",
         "| intent | precision | recall | F1 | utterances | most often confused with |",
         "|---|---|---|---|---|---|",

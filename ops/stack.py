@@ -86,11 +86,11 @@ class Stack:
 
     def prepare_database(self, seed: bool = True) -> None:
         py = str(SERVICE_BIN / "python")
-        subprocess.run([py, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=self.env(), check=True,
-                       stdout=subprocess.DEVNULL)
-        if seed:
-            subprocess.run([py, "-m", "api.seed"], cwd=ROOT, env=self.env(), check=True,
-                           stdout=subprocess.DEVNULL)
+        steps = [[py, "-m", "alembic", "upgrade", "head"]] + ([[py, "-m", "api.seed"]] if seed else [])
+        for argv in steps:
+            done = subprocess.run(argv, cwd=ROOT, env=self.env(), capture_output=True, text=True)
+            if done.returncode:
+                raise RuntimeError(f"{' '.join(argv[1:])} failed:\n{done.stdout}{done.stderr}")
 
     def start_actions(self) -> None:
         self._spawn("actions", [str(BOT_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",

@@ -81,3 +81,12 @@ def test_health_reports_every_part_up(stack, customer):
     body = customer.get("/api/health").json()
     assert body["status"] == "ok"
     assert body["database"]["ok"] and body["rasa"]["ok"] and body["action_server"]["ok"]
+
+
+def test_personal_data_never_reaches_the_logs(stack, customer):
+    conv = start(customer)["conversation"]["id"]
+    say(customer, conv, "我的手机号是13812345678，帮我查下订单")
+    for name in ("service", "rasa", "actions"):
+        log = stack.log_path(name).read_text(errors="replace")
+        assert "13812345678" not in log, name
+        assert "手机号" not in log, name  # message texts are not logged at all
