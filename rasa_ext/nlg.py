@@ -15,7 +15,8 @@ import logging
 from typing import Any, Dict, Optional, Text
 
 import aiohttp
-from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator
+from jsonschema import Draft202012Validator, ValidationError
+from rasa.core.nlg.callback import nlg_response_format_spec
 from rasa.core.nlg.generator import NaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -24,6 +25,9 @@ from rasa.utils.endpoints import EndpointConfig
 
 log = logging.getLogger(__name__)
 TIMEOUT = aiohttp.ClientTimeout(total=5)
+# Rasa's own check (jsonschema.validate) re-checks the schema itself on every call;
+# compiled once, the same check costs a fraction.
+_RESPONSE = Draft202012Validator(nlg_response_format_spec())
 
 
 def slim_request(utter_action: Text, tracker: DialogueStateTracker, output_channel: Text,
@@ -66,5 +70,10 @@ class ServiceNLG(NaturalLanguageGenerator):
                 content = await resp.json()
         except aiohttp.ClientError as exc:
             raise RasaException(f"NLG endpoint unreachable: {exc}") from exc
-        CallbackNaturalLanguageGenerator.validate_response(content)
+        if content in (None, ""):
+            return None  # the endpoint chose to say nothing
+        try:
+            _RESPONSE.validate(content)
+        except ValidationError as exc:
+            raise RasaException(f"NLG endpoint answered an invalid response: {exc.message}") from exc
         return content

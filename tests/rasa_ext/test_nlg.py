@@ -97,6 +97,23 @@ def test_error_answers_raise():
     asyncio.run(go())
 
 
+def test_malformed_answer_raises():
+    async def handler(request):
+        return web.json_response({"text": 42})
+
+    async def go():
+        runner, url = await serve(handler)
+        try:
+            nlg = ServiceNLG(EndpointConfig(url))
+            with pytest.raises(RasaException):
+                await nlg.generate("utter_x", tracker(), "rest")
+            await nlg._session.close()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(go())
+
+
 def test_unreachable_endpoint_raises():
     async def go():
         nlg = ServiceNLG(EndpointConfig(f"http://127.0.0.1:{free_port()}/nlg"))
