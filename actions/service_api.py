@@ -1,6 +1,7 @@
 """The action server reaches customer data only through the service's internal API."""
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -14,21 +15,25 @@ class ServiceUnavailable(Exception):
 
 
 class ServiceAPI:
-    def __init__(self, base_url: str | None = None, token: str | None = None):
+    def __init__(self, base_url: str | None = None, token: str | None = None,
+                 timeout: aiohttp.ClientTimeout = TIMEOUT):
         self.base_url = (base_url or os.environ.get("HX_SERVICE_URL", "http://127.0.0.1:8000")).rstrip("/")
         self.token = token if token is not None else os.environ.get("HX_INTERNAL_TOKEN", "")
+        self.timeout = timeout
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
         headers = {"Authorization": f"Bearer {self.token}"}
         try:
-            async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            async with aiohttp.ClientSession(timeout=self.timeout) as session:
                 async with session.get(f"{self.base_url}{path}", params=params, headers=headers) as resp:
                     if resp.status == 404:
                         return None
                     if resp.status != 200:
                         raise ServiceUnavailable(f"service answered HTTP {resp.status} for {path}")
                     return await resp.json()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        # On Python 3.10 (the bot environment) asyncio.TimeoutError is not the built-in
+        # TimeoutError, and aiohttp raises the former.
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise ServiceUnavailable(f"{type(exc).__name__} for {path}") from exc
 
     async def customer(self, customer_id: int) -> dict[str, Any] | None:

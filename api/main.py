@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.core.config import get_settings
 from api.core.logging import setup_logging
@@ -51,10 +52,11 @@ def _plain(errors: list[dict]) -> list[dict]:
     return [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
 
 
-async def on_database_error(request: Request, exc: OperationalError) -> JSONResponse:
-    # E.g. "database is locked" past busy_timeout. Nothing was committed: the page keeps
-    # the message and retries with the same client_message_id.
-    logging.getLogger(__name__).error("database error on %s: %s", request.url.path, exc.orig)
+async def on_database_error(request: Request, exc: OperationalError | PoolTimeout) -> JSONResponse:
+    # "database is locked" past busy_timeout, or no pooled connection in time. Nothing
+    # was committed: the page keeps the message and retries with the same client id.
+    logging.getLogger(__name__).error("database error on %s: %s", request.url.path,
+                                      getattr(exc, "orig", None) or type(exc).__name__)
     detail = "系统繁忙，消息暂未发送成功，请稍后重试" if _is_customer_facing(request) else "database unavailable"
     return JSONResponse({"detail": detail}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": "2"})
@@ -91,6 +93,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="回响 Huixiang customer service", version="0.1.0", lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(OperationalError, on_database_error)
+    app.add_exception_handler(PoolTimeout, on_database_error)
 
     app.add_middleware(AccessLog)
     for router in (web_chat.router, staff.router, health.router, internal.router, nlg.router):

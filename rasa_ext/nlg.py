@@ -11,6 +11,7 @@ Configured in endpoints.yml as ``nlg: type: rasa_ext.nlg.ServiceNLG``.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict, Optional, Text
 
@@ -68,8 +69,8 @@ class ServiceNLG(NaturalLanguageGenerator):
                 if resp.status != 200:
                     raise RasaException(f"NLG endpoint answered HTTP {resp.status} for {utter_action}")
                 content = await resp.json()
-        except aiohttp.ClientError as exc:
-            raise RasaException(f"NLG endpoint unreachable: {exc}") from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # distinct classes on 3.10
+            raise RasaException(f"NLG endpoint unreachable: {type(exc).__name__} {exc}") from exc
         if content in (None, ""):
             return None  # the endpoint chose to say nothing
         try:

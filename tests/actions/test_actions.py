@@ -144,3 +144,28 @@ def test_an_order_number_from_an_earlier_message_is_not_reused():
     tracker.slots["order_no"] = "DD202611200003"  # asked about earlier in the conversation
     _, messages, _ = run(ActionOrderStatus, tracker)
     assert messages[0]["response"] == "utter_recent_orders"
+
+
+def test_session_start_carries_on_when_the_service_is_too_slow():
+    """aiohttp raises asyncio.TimeoutError, which Python 3.10 does not count as TimeoutError."""
+    import aiohttp
+
+    async def go():
+        async def slow(request):
+            await asyncio.sleep(1)
+            return web.json_response(PAYLOADS["customer"])
+
+        app = web.Application()
+        app.router.add_get("/internal/customers/{cid}", slow)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            api = ServiceAPI(f"http://127.0.0.1:{port}", "t", timeout=aiohttp.ClientTimeout(total=0.2))
+            return await ActionSessionStart(api).run(CollectingDispatcher(), recorded("session_start_member"), {})
+        finally:
+            await runner.cleanup()
+
+    events = asyncio.run(go())
+    assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"

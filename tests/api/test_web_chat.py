@@ -220,3 +220,20 @@ def test_forged_or_unconfigured_user_id_is_refused(client, monkeypatch):
     resp = client.post("/api/web/session", json={"user_id": "member-42", "user_hash": "0" * 64})
     assert resp.status_code == 403 and "校验失败" in resp.json()["detail"]
     assert client.post("/api/web/session", json={"user_id": "member-42"}).status_code == 403
+
+
+def test_database_unavailable_answers_503_in_chinese(client, session_for, rasa, monkeypatch):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from api.services import conversations
+
+    conv_id = session_for()["conversation"]["id"]
+
+    def no_connection(*args, **kwargs):
+        raise PoolTimeout("QueuePool limit reached")
+
+    monkeypatch.setattr(conversations, "store_inbound", no_connection)
+    resp = send(client, conv_id, "你好")
+    assert resp.status_code == 503 and resp.headers["retry-after"] == "2"
+    assert "稍后重试" in resp.json()["detail"]
+    assert rasa.requests == []

@@ -1,0 +1,1 @@
+"""Benchmarks of the running assistant; see docs/benchmarks.md for the results."""
