@@ -80,26 +80,10 @@ def test_sends_only_what_rendering_needs_and_returns_the_answer():
     assert "events" not in body["tracker"]
 
 
-def test_error_answers_raise():
+@pytest.mark.parametrize("status, answer", [(404, {"detail": "no"}), (200, {"text": 42})])
+def test_error_or_malformed_answers_raise(status, answer):
     async def handler(request):
-        return web.json_response({"detail": "no"}, status=404)
-
-    async def go():
-        runner, url = await serve(handler)
-        try:
-            nlg = ServiceNLG(EndpointConfig(url))
-            with pytest.raises(RasaException):
-                await nlg.generate("utter_x", tracker(), "rest")
-            await nlg._session.close()
-        finally:
-            await runner.cleanup()
-
-    asyncio.run(go())
-
-
-def test_malformed_answer_raises():
-    async def handler(request):
-        return web.json_response({"text": 42})
+        return web.json_response(answer, status=status)
 
     async def go():
         runner, url = await serve(handler)
