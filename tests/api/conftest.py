@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 
 import httpx
@@ -28,15 +29,22 @@ def _clear_caches() -> None:
     db_session.get_sessionmaker.cache_clear()
 
 
+# Set to a PostgreSQL URL (postgresql+psycopg://…) to run these tests there instead of
+# on a fresh SQLite file; the database is emptied before each test.
+OTHER_DATABASE = os.environ.get("HX_TEST_DATABASE_URL")
+
+
 @pytest.fixture
 def settings_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("HX_DATABASE_URL", f"sqlite:///{tmp_path / 'test.db'}")
+    monkeypatch.setenv("HX_DATABASE_URL", OTHER_DATABASE or f"sqlite:///{tmp_path / 'test.db'}")
     monkeypatch.setenv("HX_INTERNAL_TOKEN", INTERNAL)
     monkeypatch.setenv("HX_ADMIN_TOKEN", ADMIN)
     monkeypatch.setenv("HX_IDENTITY_SECRET", IDENTITY)
     _clear_caches()
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.attributes["configure_logger"] = False
+    if OTHER_DATABASE:
+        command.downgrade(cfg, "base")
     command.upgrade(cfg, "head")
     yield get_settings()
     db_session.get_engine().dispose()
