@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.core.config import get_settings
 from api.core.logging import setup_logging
-from api.routes import health, internal, nlg, staff, web_chat
+from api.routes import health, internal, nlg, orders, staff, web_chat
 from api.services.responses import ResponseCatalog
 from bot.rasa_client import RasaClient
 
@@ -96,7 +96,8 @@ def create_app() -> FastAPI:
     app.add_exception_handler(PoolTimeout, on_database_error)
 
     app.add_middleware(AccessLog)
-    for router in (web_chat.router, staff.router, health.router, internal.router, nlg.router):
+    for router in (web_chat.router, staff.router, orders.router, health.router, internal.router,
+                   nlg.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

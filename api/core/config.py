@@ -42,9 +42,22 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: list[str] = []
 
+    # Lifecycle stage thresholds (patent 000's; see api/services/lifecycle.py).
+    stage_new_max: int = 5
+    stage_growing_max: int = 15
+    stage_churn_days: int = 180
+    stage_at_risk_factor: float = 2.0
+
     # Where the default response texts live (Rasa's domain and response files).
     domain_path: Path = PROJECT_ROOT / "domain.yml"
     responses_dir: Path = PROJECT_ROOT / "data"
+
+
+    def stage_rules(self) -> "StageRules":
+        from api.services.lifecycle import StageRules
+
+        return StageRules(new_max=self.stage_new_max, growing_max=self.stage_growing_max,
+                          churn_days=self.stage_churn_days, at_risk_factor=self.stage_at_risk_factor)
 
 
 @lru_cache

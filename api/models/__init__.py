@@ -1,6 +1,6 @@
 """ORM models. Alembic (api/alembic) owns the schema; these describe it."""
 from api.models.conversation import Conversation, Message
-from api.models.customer import Customer, CustomerIdentity
+from api.models.customer import Customer, CustomerIdentity, StageTransition
 from api.models.order import Order, OrderItem, Product
 
 __all__ = [
@@ -11,4 +11,5 @@ __all__ = [
     "Order",
     "OrderItem",
     "Product",
+    "StageTransition",
 ]

@@ -27,6 +27,9 @@ class Customer(Base):
     identities: Mapped[list[CustomerIdentity]] = relationship(
         back_populates="customer", cascade="all, delete-orphan"
     )
+    stage_changes: Mapped[list[StageTransition]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="StageTransition.id"
+    )
 
 
 class CustomerIdentity(Base):
@@ -50,3 +53,20 @@ class CustomerIdentity(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class StageTransition(Base):
+    """Every change of a customer's lifecycle stage, with when and why."""
+
+    __tablename__ = "stage_transitions"
+    __table_args__ = (Index("ix_stage_transitions_customer_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    from_stage: Mapped[str] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(200))
+    trigger: Mapped[str] = mapped_column(String(16))  # order | nightly | import
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="stage_changes")

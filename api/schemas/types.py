@@ -12,3 +12,10 @@ def _as_utc(moment: datetime) -> str:
 
 
 UtcDatetime = Annotated[datetime, PlainSerializer(_as_utc, return_type=str)]
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """What the database keeps: UTC without tzinfo (a naive input is taken as UTC)."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
