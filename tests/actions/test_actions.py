@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from pathlib import Path
 
 from aiohttp import web
@@ -17,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.orders import ActionOrderStatus, order_detail
 from actions.service_api import ServiceAPI
 from actions.session import ActionSessionStart
+from tests.local_server import free_port, serve
 
 HERE = Path(__file__).parent
 PAYLOADS = json.loads((HERE / "service_payloads.json").read_text(encoding="utf-8"))
@@ -24,12 +24,6 @@ PAYLOADS = json.loads((HERE / "service_payloads.json").read_text(encoding="utf-8
 
 def recorded(name: str) -> Tracker:
     return Tracker.from_dict(json.loads((HERE / "trackers" / f"{name}.json").read_text(encoding="utf-8")))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def with_service(coro_factory, up: bool = True):
@@ -47,16 +41,13 @@ async def with_service(coro_factory, up: bool = True):
         found = [o for o in PAYLOADS["orders"] if not wanted or o["order_no"] == wanted]
         return web.json_response({"orders": found[: int(request.query.get("limit", 3))]})
 
-    port = free_port()
-    api = ServiceAPI(f"http://127.0.0.1:{port}", "test-token")
     if not up:
-        return await coro_factory(api), seen
+        return await coro_factory(ServiceAPI(f"http://127.0.0.1:{free_port()}", "test-token")), seen
     app = web.Application()
     app.router.add_get("/internal/customers/{cid}", customer)
     app.router.add_get("/internal/customers/{cid}/orders", orders)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner, base = await serve(app)
+    api = ServiceAPI(base, "test-token")
     try:
         return await coro_factory(api), seen
     finally:
@@ -157,12 +148,9 @@ def test_session_start_carries_on_when_the_service_is_too_slow():
 
         app = web.Application()
         app.router.add_get("/internal/customers/{cid}", slow)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runner, base = await serve(app)
         try:
-            api = ServiceAPI(f"http://127.0.0.1:{port}", "t", timeout=aiohttp.ClientTimeout(total=0.2))
+            api = ServiceAPI(base, "t", timeout=aiohttp.ClientTimeout(total=0.2))
             return await ActionSessionStart(api).run(CollectingDispatcher(), recorded("session_start_member"), {})
         finally:
             await runner.cleanup()

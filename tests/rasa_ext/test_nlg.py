@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 from aiohttp import web
@@ -13,12 +12,8 @@ from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
 from rasa_ext.nlg import ServiceNLG
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests import local_server
+from tests.local_server import free_port
 
 
 def tracker() -> DialogueStateTracker:
@@ -40,11 +35,8 @@ responses:
 async def serve(handler):
     app = web.Application()
     app.router.add_post("/nlg", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}/nlg"
+    runner, base = await local_server.serve(app)
+    return runner, f"{base}/nlg"
 
 
 def test_sends_only_what_rendering_needs_and_returns_the_answer():
