@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.service_api import ServiceAPI, ServiceUnavailable
@@ -85,7 +85,7 @@ class ActionOrderStatus(Action):
                                          order_status=o["status_label"], order_detail=order_detail(o))
             else:
                 dispatcher.utter_message(response="utter_order_not_found", order_no=order_no)
-            return [SlotSet("order_no", order_no)]
+            return []
         if not orders:
             dispatcher.utter_message(response="utter_no_orders")
         elif len(orders) == 1:

@@ -154,22 +154,10 @@ class BenchStack(Stack):
         return {**super().env(), "HX_BARE_TRACKER_DB": str(self.var_dir / "rasa_bare_tracker.db")}
 
     def start_bare_rasa(self) -> None:
-        self._spawn("rasa_bare", [str(BOT_BIN / "rasa"), "run", "--model", str(self.model),
-                                  "--endpoints", BARE_ENDPOINTS, "--credentials", "credentials.yml",
-                                  "--interface", "127.0.0.1", "--port", str(self.bare_port)])
+        self.start_rasa(BARE_ENDPOINTS, name="rasa_bare", port=self.bare_port)
 
-    def wait_bare(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            proc = self.procs["rasa_bare"]
-            if proc.poll() is not None:
-                raise RuntimeError(f"rasa_bare exited with {proc.returncode}:\n{self.log_tail('rasa_bare')}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.bare_url}/", timeout=2).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"rasa_bare not ready after {timeout:.0f} s")
-            time.sleep(0.5)
+    def health_urls(self) -> dict[str, str]:
+        return {**super().health_urls(), "rasa_bare": f"{self.bare_url}/"}
 
     def stop_all(self) -> None:
         self.stop("rasa_bare")
@@ -728,7 +716,6 @@ def main() -> int:
         stack.start_bare_rasa()
         sampler.start()
         stack.wait_ready(timeout=600)
-        stack.wait_bare(timeout=600)
         report.update(asyncio.run(benchmark(stack, levels, args.turns, sampler)))
         ok = True
     except KeyboardInterrupt:

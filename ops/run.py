@@ -22,7 +22,8 @@ def main() -> int:
     args = parser.parse_args()
 
     model = ensure_model()
-    stack = Stack(model=model, var_dir=VAR, ports=Ports(service=args.port, rasa=args.rasa_port, actions=args.actions_port), host=args.host,
+    ports = Ports(service=args.port, rasa=args.rasa_port, actions=args.actions_port)
+    stack = Stack(model=model, var_dir=VAR, ports=ports, host=args.host,
                   secrets_env=load_or_create_secrets(VAR / "secrets.env"))
 
     def shutdown(*_):

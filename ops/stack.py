@@ -79,10 +79,11 @@ class Stack:
         return self.var_dir / "logs" / f"{name}.log"
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.log_path(name), "ab")  # noqa: SIM115 - owned by the child
-        self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env(), stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True,
-                                            preexec_fn=_die_with_parent)
+        # The child gets its own copy of the log file's descriptor; ours is closed.
+        with open(self.log_path(name), "ab") as log:
+            self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env(), stdout=log,
+                                                stderr=subprocess.STDOUT, start_new_session=True,
+                                                preexec_fn=_die_with_parent)
 
     def prepare_database(self, seed: bool = True) -> None:
         py = str(SERVICE_BIN / "python")
@@ -97,11 +98,11 @@ class Stack:
                                 "--port", str(self.ports.actions),
                                 "--logging-config_file", "ops/logging.yml"])
 
-    def start_rasa(self, endpoints: str = "endpoints.yml") -> None:
-        self._spawn("rasa", [str(BOT_BIN / "rasa"), "run", "--model", str(self.model),
-                             "--endpoints", endpoints, "--credentials", "credentials.yml",
-                             "--interface", "127.0.0.1", "--port", str(self.ports.rasa),
-                             "--logging-config-file", "ops/logging.yml"])
+    def start_rasa(self, endpoints: str = "endpoints.yml", name: str = "rasa", port: int | None = None) -> None:
+        self._spawn(name, [str(BOT_BIN / "rasa"), "run", "--model", str(self.model),
+                           "--endpoints", endpoints, "--credentials", "credentials.yml",
+                           "--interface", "127.0.0.1", "--port", str(port or self.ports.rasa),
+                           "--logging-config-file", "ops/logging.yml"])
 
     def start_service(self) -> None:
         self._spawn("service", [str(SERVICE_BIN / "python"), "-m", "uvicorn", "api.main:app",
@@ -114,10 +115,14 @@ class Stack:
         self.start_rasa()
         self.start_service()
 
+    def health_urls(self) -> dict[str, str]:
+        """What answers 200 when each process is ready, by process name."""
+        return {"actions": f"{self.actions_url}/health", "rasa": f"{self.rasa_url}/",
+                "service": f"{self.service_url}/api/health"}
+
     def wait_ready(self, timeout: float = 180) -> None:
         """Wait until every started process answers; raise with its log tail if one dies."""
-        checks = {"actions": f"{self.actions_url}/health", "rasa": f"{self.rasa_url}/",
-                  "service": f"{self.service_url}/api/health"}
+        checks = self.health_urls()
         deadline = time.monotonic() + timeout
         pending = [name for name in checks if name in self.procs]
         while pending:

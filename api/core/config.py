@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from api.services.lifecycle import StageRules
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,8 +56,7 @@ class Settings(BaseSettings):
     domain_path: Path = PROJECT_ROOT / "domain.yml"
     responses_dir: Path = PROJECT_ROOT / "data"
 
-
-    def stage_rules(self) -> "StageRules":
+    def stage_rules(self) -> StageRules:
         from api.services.lifecycle import StageRules
 
         return StageRules(new_max=self.stage_new_max, growing_max=self.stage_growing_max,

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db.base import Base, utcnow
+
+if TYPE_CHECKING:
+    from api.models.customer import Customer
 
 ORDER_STATUS_LABELS = {
     "pending_payment": "待付款",
@@ -46,7 +50,7 @@ class Order(Base):
     shipped_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
 
-    customer: Mapped["Customer"] = relationship()
+    customer: Mapped[Customer] = relationship()
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", cascade="all, delete-orphan"
     )

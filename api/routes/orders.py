@@ -8,9 +8,9 @@ from sqlalchemy.orm import selectinload
 from api.db.base import utcnow
 from api.deps import DbDep, SettingsDep, require_admin
 from api.models import Customer, Order, OrderItem, StageTransition
-from api.schemas.types import naive_utc
 from api.schemas.orders import OrderIn, OrderItemOut, OrderOut, OrderRecorded, StageChangeOut
-from api.services.orders import OrderError, OrderLine, record_order, recompute_stage
+from api.schemas.types import naive_utc
+from api.services.orders import DuplicateOrder, OrderError, OrderLine, record_order, recompute_stage
 
 router = APIRouter(prefix="/api", tags=["orders"], dependencies=[Depends(require_admin)])
 
@@ -35,7 +35,7 @@ def create_order(body: OrderIn, db: DbDep, settings: SettingsDep) -> OrderRecord
         db.flush()
     except OrderError as exc:
         db.rollback()
-        code = status.HTTP_409_CONFLICT if "exists already" in str(exc) else status.HTTP_422_UNPROCESSABLE_CONTENT
+        code = status.HTTP_409_CONFLICT if isinstance(exc, DuplicateOrder) else status.HTTP_422_UNPROCESSABLE_CONTENT
         raise HTTPException(code, str(exc)) from None
     change = recompute_stage(db, customer, settings.stage_rules(), trigger="order")
     db.commit()

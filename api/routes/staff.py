@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from bot.privacy import mask_identifier, mask_ip
 from api.deps import DbDep, require_admin
 from api.models import Conversation, Customer
+from api.models.customer import STAGES
 from api.schemas.staff import (
     Page,
     StaffConversation,
@@ -17,6 +17,7 @@ from api.schemas.staff import (
     StaffCustomer,
     StaffIdentity,
 )
+from bot.privacy import mask_identifier, mask_ip
 
 router = APIRouter(prefix="/api", tags=["staff"], dependencies=[Depends(require_admin)])
 
@@ -71,6 +72,9 @@ def list_customers(
 ) -> Page[StaffCustomer]:
     query = select(Customer)
     if stage:
+        if stage not in STAGES:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                f"unknown stage {stage!r}; one of {', '.join(STAGES)}")
         query = query.where(Customer.stage == stage)
     total = db.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.scalars(query.options(selectinload(Customer.identities))

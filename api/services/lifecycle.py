@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
 
-from api.models.customer import STAGES  # noqa: F401  (re-exported: the names of the stages)
-
 NOT_PURCHASES = frozenset({"pending_payment", "cancelled", "refunded"})
 
 

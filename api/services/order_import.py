@@ -7,7 +7,6 @@ its ``order_no`` and must agree on its customer, time, channel and status.
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation

@@ -20,6 +20,10 @@ class OrderError(ValueError):
     """The order cannot be recorded; the message says why."""
 
 
+class DuplicateOrder(OrderError):
+    """An order with this number is recorded already."""
+
+
 @dataclass(frozen=True)
 class OrderLine:
     sku: str
@@ -55,7 +59,7 @@ def record_order(db: Session, *, customer: Customer, order_no: str, lines: list[
     if not lines:
         raise OrderError("an order needs at least one line")
     if db.scalar(select(Order.id).where(Order.order_no == order_no)) is not None:
-        raise OrderError(f"order {order_no} exists already")
+        raise DuplicateOrder(f"order {order_no} exists already")
     skus = {line.sku for line in lines}
     products = {p.sku: p for p in db.scalars(select(Product).where(Product.sku.in_(skus)))}
     unknown = sorted(skus - products.keys())

@@ -70,8 +70,7 @@ def _object(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def variables_from_request(body: dict[str, Any]) -> dict[str, Any]:
-    tracker = _object(body.get("tracker"), "tracker")
+def variables_from_request(body: dict[str, Any], tracker: dict[str, Any]) -> dict[str, Any]:
     slots = _object(tracker.get("slots"), "tracker.slots")
     values: dict[str, Any] = {k: v for k, v in slots.items() if v is not None}
     # Short aliases for the customer's state, for whoever writes the texts.
@@ -91,11 +90,12 @@ def render_nlg(catalog: ResponseCatalog, body: dict[str, Any]) -> dict[str, Any]
     if not isinstance(name, str) or not name:
         raise ValueError("the NLG request has no 'response' name")
     channel = _object(body.get("channel"), "channel").get("name")
-    values = variables_from_request(body)
+    tracker = _object(body.get("tracker"), "tracker")
+    values = variables_from_request(body, tracker)
     template = catalog.pick(name, channel)
     if template is None:
         raise LookupError(f"no text for response {name!r}")
-    latest = _object(_object(body.get("tracker"), "tracker").get("latest_message"), "latest_message")
+    latest = _object(tracker.get("latest_message"), "latest_message")
     intent = _object(latest.get("intent"), "latest_message.intent")
     marker = {"template": name, "intent": intent.get("name"), "confidence": intent.get("confidence")}
     return {"text": fill_variables(template, values), "custom": {MARKER_KEY: marker}}

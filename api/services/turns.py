@@ -6,9 +6,9 @@ import logging
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from bot.privacy import mask_identifier
 from api.models import Conversation, Message
 from api.services import conversations as convs
+from bot.privacy import mask_identifier
 from bot.rasa_client import BotUnavailable, RasaClient
 from bot.text import text_for_nlu
 

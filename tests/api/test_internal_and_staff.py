@@ -54,6 +54,14 @@ def test_staff_api_lists_flagged_conversations_with_masked_personal_data(client,
     assert client.get("/api/customers/999", headers=AUTH_ADMIN).status_code == 404
 
 
+def test_customers_by_stage_and_unknown_stage_names(client, db):
+    seed(db)
+    prospects = client.get("/api/customers", params={"stage": "prospect"}, headers=AUTH_ADMIN).json()
+    assert prospects["total"] == 1 and prospects["items"][0]["display_name"] == "王芳"
+    resp = client.get("/api/customers", params={"stage": "vip"}, headers=AUTH_ADMIN)
+    assert resp.status_code == 422 and "unknown stage 'vip'" in resp.json()["detail"]
+
+
 def test_health_reports_each_part(client):
     body = client.get("/api/health").json()
     assert body["database"]["ok"] is True

@@ -88,4 +88,6 @@ def test_command_line(settings_env, db, tmp_path, capsys):
     assert "nothing imported" in capsys.readouterr().err
     assert cli(["import-orders", str(good)]) == 0
     assert "imported 3 orders (4 lines)" in capsys.readouterr().out
+    # The import already set every stage, so the job finds nothing to change.
     assert cli(["recompute-stages"]) == 0
+    assert "0 customers changed stage" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from ops.paths import BOT_BIN, QUIET_RASA, ROOT
 from ops.train import ensure_model
 
 # The issue asks for a held-out report; these floors keep a regression from landing.
-MIN_ACCURACY = 0.88
+MIN_ACCURACY = 0.90
 MIN_MACRO_F1 = 0.85
 
 
