@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db.base import Base, utcnow
@@ -23,6 +23,10 @@ class Customer(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     first_ip: Mapped[str | None] = mapped_column(String(45))
     last_ip: Mapped[str | None] = mapped_column(String(45))
+    birthday: Mapped[date | None]
+    # Set when this record was merged into another customer (kept so a merge can be
+    # undone); such a customer owns nothing any more and is never recognised again.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 
     identities: Mapped[list[CustomerIdentity]] = relationship(
         back_populates="customer", cascade="all, delete-orphan"
@@ -47,7 +51,7 @@ class CustomerIdentity(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # web_client | user_id | wechat_openid
+    kind: Mapped[str] = mapped_column(String(16))  # web_client | user_id | wechat_openid | phone
     value: Mapped[str] = mapped_column(String(128))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -66,7 +70,35 @@ class StageTransition(Base):
     from_stage: Mapped[str] = mapped_column(String(16))
     to_stage: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(200))
-    trigger: Mapped[str] = mapped_column(String(16))  # order | nightly | import
+    trigger: Mapped[str] = mapped_column(String(16))  # order | nightly | import | merge
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="stage_changes")
+
+
+class CustomerMerge(Base):
+    """One customer record folded into another (patent step 2), or a proposal to.
+
+    ``moved`` lists the ids of every row that changed owner and ``target_before`` the
+    target's own fields as they were, so an undo puts exactly those back. Unverified
+    links (a phone number typed in chat that another customer already has) are stored
+    as ``proposed`` until staff confirm them: a typed number is a claim, not a proof.
+    """
+
+    __tablename__ = "customer_merges"
+    __table_args__ = (Index("ix_customer_merges_target_id", "target_id"),
+                      Index("ix_customer_merges_source_id", "source_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(String(16))  # proposed | merged | undone | rejected
+    reason: Mapped[str] = mapped_column(String(16))  # login | phone | staff | wechat
+    detail: Mapped[str] = mapped_column(String(200), default="")
+    moved: Mapped[dict] = mapped_column(JSON, default=dict)
+    target_before: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    merged_at: Mapped[datetime | None]
+    merged_by: Mapped[str | None] = mapped_column(String(64))
+    undone_at: Mapped[datetime | None]
+    undone_by: Mapped[str | None] = mapped_column(String(64))
