@@ -22,10 +22,15 @@ class ServiceAPI:
         self.timeout = timeout
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        return await self._call("GET", path, params=params)
+
+    async def _call(self, method: str, path: str, params: dict[str, Any] | None = None,
+                    json: dict[str, Any] | None = None) -> dict[str, Any] | None:
         headers = {"Authorization": f"Bearer {self.token}"}
         try:
             async with aiohttp.ClientSession(timeout=self.timeout) as session:
-                async with session.get(f"{self.base_url}{path}", params=params, headers=headers) as resp:
+                async with session.request(method, f"{self.base_url}{path}", params=params, json=json,
+                                           headers=headers) as resp:
                     if resp.status == 404:
                         return None
                     if resp.status != 200:
@@ -45,3 +50,7 @@ class ServiceAPI:
             params["order_no"] = order_no
         data = await self._get(f"/internal/customers/{customer_id}/orders", params)
         return (data or {}).get("orders", [])
+
+    async def claim_offer(self, customer_id: int, conversation_id: str | None) -> dict[str, Any] | None:
+        return await self._call("POST", f"/internal/customers/{customer_id}/offers/claim",
+                                json={"conversation_id": conversation_id})

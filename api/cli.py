@@ -2,19 +2,25 @@
 
     python -m api.cli import-orders FILE.csv [--skip-invalid]
     python -m api.cli recompute-stages        # the nightly job, run by hand
+    python -m api.cli run-job NAME | --list   # any scheduled job, with a progress bar
+    python -m api.cli generate-demo [--customers N] [--seed S]   # a generated demo shop
+    python -m api.cli create-staff USERNAME --role agent|admin   # password from stdin or HX_NEW_PASSWORD
+    python -m api.cli set-password USERNAME                      # also unlocks the account
 """
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
 
 from sqlalchemy import select
 
 from api.core.config import get_settings
 from api.db.session import get_sessionmaker
-from api.models import Customer
+from api.models import StaffUser
+from api.services.auth import create_staff, set_password
 from api.services.order_import import import_orders
-from api.services.orders import recompute_stage
 
 
 def cmd_import_orders(args: argparse.Namespace) -> int:
@@ -32,13 +38,91 @@ def cmd_import_orders(args: argparse.Namespace) -> int:
 
 
 def cmd_recompute_stages(args: argparse.Namespace) -> int:
-    rules = get_settings().stage_rules()
-    changed = 0
+    code, counts = _run_registered_job("recompute-stages")
+    if code == 0:
+        print(f"{counts.get('changed', 0)} customers changed stage")
+    return code
+
+
+def _run_registered_job(name: str) -> tuple[int, dict]:
+    """Run a job of analytics.jobs with a progress bar on stderr, recorded as started by 'cli'."""
+    from analytics.jobs import TqdmProgress, run_job
+
+    with TqdmProgress(name) as progress:
+        run = run_job(name, "cli", get_sessionmaker(), progress)
+    if run.status != "ok":
+        print(f"{name} failed after {run.duration_seconds:.1f} s (job run {run.id}): {run.error}",
+              file=sys.stderr)
+        return 1, run.counts
+    counts = ", ".join(f"{k} {v}" for k, v in run.counts.items()) or "no counts"
+    print(f"{name} ok in {run.duration_seconds:.1f} s (job run {run.id}): {counts}")
+    return 0, run.counts
+
+
+def cmd_run_job(args: argparse.Namespace) -> int:
+    from analytics.jobs import JOBS
+
+    if args.list or not args.name:
+        settings = get_settings()
+        for job in JOBS.values():
+            print(f"{job.name:24} {job.crontab(settings):16} ({settings.shop_timezone})  {job.description}")
+        return 0
+    if args.name not in JOBS:
+        print(f"unknown job {args.name!r}; known jobs: {', '.join(sorted(JOBS))}", file=sys.stderr)
+        return 2
+    return _run_registered_job(args.name)[0]
+
+
+def cmd_generate_demo(args: argparse.Namespace) -> int:
+    from api.demo_data import generate_demo_shop
+
     with get_sessionmaker()() as db:
-        for customer in db.scalars(select(Customer)):
-            changed += recompute_stage(db, customer, rules, trigger="nightly") is not None
+        try:
+            report = generate_demo_shop(db, customers=args.customers, seed=args.seed,
+                                        rules=get_settings().stage_rules())
+        except ValueError as exc:
+            print(f"nothing generated: {exc}", file=sys.stderr)
+            return 1
+    print(report)
+    return 0
+
+
+def _new_password() -> str:
+    """From HX_NEW_PASSWORD (scripts) or typed twice (people); never a command-line
+    argument, which other users of the machine can read in the process list."""
+    if os.environ.get("HX_NEW_PASSWORD"):
+        return os.environ["HX_NEW_PASSWORD"]
+    first, second = getpass.getpass("password: "), getpass.getpass("again: ")
+    if first != second:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_create_staff(args: argparse.Namespace) -> int:
+    try:
+        with get_sessionmaker()() as db:
+            user = create_staff(db, args.username, _new_password(), args.role, args.display_name)
+            db.commit()
+    except ValueError as exc:
+        print(f"not created: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {user.role} {user.username}")
+    return 0
+
+
+def cmd_set_password(args: argparse.Namespace) -> int:
+    with get_sessionmaker()() as db:
+        user = db.scalar(select(StaffUser).where(StaffUser.username == args.username))
+        if user is None:
+            print(f"no staff account {args.username!r}", file=sys.stderr)
+            return 1
+        try:
+            set_password(user, _new_password())
+        except ValueError as exc:
+            print(f"not changed: {exc}", file=sys.stderr)
+            return 1
         db.commit()
-    print(f"{changed} customers changed stage")
+    print(f"password of {args.username} changed; the account is unlocked")
     return 0
 
 
@@ -53,6 +137,22 @@ def main(argv: list[str] | None = None) -> int:
     imp.set_defaults(run=cmd_import_orders)
     sub.add_parser("recompute-stages", help="recompute every customer's stage").set_defaults(
         run=cmd_recompute_stages)
+    job = sub.add_parser("run-job", help="run a scheduled job now (recorded like a scheduled run)")
+    job.add_argument("name", nargs="?", help="the job's name (see --list)")
+    job.add_argument("--list", action="store_true", help="list the jobs and their schedules")
+    job.set_defaults(run=cmd_run_job)
+    demo = sub.add_parser("generate-demo", help="add a generated demo shop: customers in every stage, orders")
+    demo.add_argument("--customers", type=int, default=400, help="how many customers (default 400)")
+    demo.add_argument("--seed", type=int, default=20261122, help="random seed: the same seed, the same shop")
+    demo.set_defaults(run=cmd_generate_demo)
+    staff = sub.add_parser("create-staff", help="add a staff account")
+    staff.add_argument("username")
+    staff.add_argument("--role", required=True, choices=["agent", "admin"])
+    staff.add_argument("--display-name")
+    staff.set_defaults(run=cmd_create_staff)
+    pw = sub.add_parser("set-password", help="set a staff account's password (and unlock it)")
+    pw.add_argument("username")
+    pw.set_defaults(run=cmd_set_password)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -1,15 +1,17 @@
-"""Shared dependencies: settings, database session, the clients, and the two kinds of auth."""
+"""Shared dependencies: settings, database session, the clients, and auth (internal, staff)."""
 from __future__ import annotations
 
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Cookie, Depends, Header, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from api.core.config import Settings, get_settings
 from api.db.session import get_db
+from api.services.auth import Principal, principal_for_session
 from api.services.responses import ResponseCatalog
+from api.services.variants import VariantStore
 from bot.rasa_client import RasaClient
 
 # The dependencies below are ``async def`` on purpose: FastAPI runs plain ``def``
@@ -47,13 +49,54 @@ async def require_internal(settings: SettingsDep, authorization: Annotated[str |
                             headers={"WWW-Authenticate": "Bearer"})
 
 
-async def require_admin(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> None:
-    """Staff API: a bearer admin token until staff accounts exist."""
+TOKEN_ADMIN = Principal(None, "api-token", "API token", "admin")
+ADMIN_ROLE_NEEDED = "此操作需要管理员（admin）权限"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def current_staff(
+    request: Request,
+    settings: SettingsDep,
+    db: DbDep,
+    authorization: Annotated[str | None, Header()] = None,
+    hx_staff: Annotated[str | None, Cookie()] = None,
+) -> Principal:
+    """A logged-in staff member (session cookie), or automation with the admin token.
+
+    Cookie-authenticated writes must carry ``X-Requested-With``: a custom header makes
+    the browser ask first (CORS preflight), so another site cannot forge them.
+    """
     secret = settings.admin_token.get_secret_value() if settings.admin_token else None
-    if not _bearer_matches(authorization, secret):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong admin token",
+    if authorization and _bearer_matches(authorization, secret):
+        return TOKEN_ADMIN
+    principal = principal_for_session(db, hx_staff) if hx_staff else None
+    if principal is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "未登录或登录已失效，请重新登录",
                             headers={"WWW-Authenticate": "Bearer"})
+    if request.method not in _SAFE_METHODS and not request.headers.get("x-requested-with"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "请求被拒绝：缺少 X-Requested-With 请求头")
+    return principal
+
+
+StaffDep = Annotated[Principal, Depends(current_staff)]
+
+
+def require_admin(staff: StaffDep) -> Principal:
+    """The admin role: editing replies and offers, undoing merges, recording orders."""
+    if not staff.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, ADMIN_ROLE_NEEDED)
+    return staff
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]
 
 
 RasaDep = Annotated[RasaClient, Depends(get_rasa)]
 CatalogDep = Annotated[ResponseCatalog, Depends(get_catalog)]
+
+
+async def get_variants(request: Request) -> VariantStore:
+    return request.app.state.variants
+
+
+VariantsDep = Annotated[VariantStore, Depends(get_variants)]

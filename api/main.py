@@ -1,12 +1,14 @@
 """The FastAPI application: the front door of every channel."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -15,8 +17,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.core.config import get_settings
 from api.core.logging import setup_logging
-from api.routes import health, internal, nlg, orders, staff, web_chat
+from api.db.session import get_sessionmaker
+from api.routes import admin as admin_routes
+from api.routes import auth as auth_routes
+from api.routes import customers, health, internal, nlg, orders, staff, web_chat
 from api.services.responses import ResponseCatalog
+from api.services.variants import VariantStore
 from bot.rasa_client import RasaClient
 
 STATIC = Path(__file__).parent / "static"
@@ -28,12 +34,37 @@ async def lifespan(app: FastAPI):
     settings = get_settings()
     app.state.rasa = RasaClient(settings.rasa_url, settings.bot_timeout_seconds)
     app.state.catalog = ResponseCatalog.from_files(settings.domain_path, settings.responses_dir)
+    app.state.variants = VariantStore()
+    reloader = asyncio.create_task(_reload_variants(app.state.variants, settings.variant_reload_seconds))
     yield
+    reloader.cancel()
     await app.state.rasa.aclose()
+
+
+async def _reload_variants(store: VariantStore, every_seconds: float) -> None:
+    """Reply variants changed by other processes (the analytics jobs) reach the NLG
+    endpoint within ``every_seconds``; edits made through this service's admin API
+    reload the store at once."""
+    while True:
+        try:
+            await run_in_threadpool(reload_store, store)
+        except Exception as exc:  # a locked or not yet migrated database: try again later
+            logging.getLogger(__name__).warning("could not load reply variants: %s", exc)
+        await asyncio.sleep(every_seconds)
+
+
+def reload_store(store: VariantStore) -> None:
+    with get_sessionmaker()() as db:
+        store.load(db)
 
 
 def _is_customer_facing(request: Request) -> bool:
     return request.url.path.startswith("/api/web/")
+
+
+def _is_for_people(request: Request) -> bool:
+    """Customers' and staff's screens show errors in Chinese; machine APIs keep English."""
+    return request.url.path.startswith(("/api/web/", "/api/admin/", "/api/auth/"))
 
 
 async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -41,7 +72,7 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     if any(e.get("type") == "json_invalid" for e in errors):
         detail = "请求格式有误：内容不是有效的 JSON" if _is_customer_facing(request) else "body is not valid JSON"
         return JSONResponse({"detail": detail}, status_code=status.HTTP_400_BAD_REQUEST)
-    if _is_customer_facing(request):
+    if _is_for_people(request):
         fields = "、".join(str(e["loc"][-1]) for e in errors if e.get("loc"))
         return JSONResponse({"detail": f"请求内容有误：{fields} 不符合要求", "errors": _plain(errors)},
                             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -97,8 +128,10 @@ def create_app() -> FastAPI:
 
     app.add_middleware(AccessLog)
     for router in (web_chat.router, staff.router, orders.router, health.router, internal.router,
-                   nlg.router):
+                   nlg.router, customers.router):
         app.include_router(router)
+    app.include_router(auth_routes.router)
+    app.include_router(admin_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -108,6 +141,10 @@ def create_app() -> FastAPI:
     @app.get("/chat", include_in_schema=False)
     def chat_page() -> FileResponse:
         return FileResponse(STATIC / "chat" / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/admin", include_in_schema=False)
+    def admin_page() -> FileResponse:
+        return FileResponse(STATIC / "admin" / "index.html", headers={"Cache-Control": "no-cache"})
 
     return app
 

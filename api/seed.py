@@ -2,17 +2,24 @@
 
 ``python -m api.seed`` adds it once (it does nothing when products exist). The members
 log in to the web chat through the signed user id of ``api.services.identity.user_hash``.
+After them it adds a generated population (``api/demo_data.py``) of ``HX_DEMO_CUSTOMERS``
+customers (default 400; 0 adds none). ``seed()`` itself generates none unless asked
+(``demo_customers``), so tests that count the three members keep their shop.
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.core.config import get_settings
 from api.db.session import get_sessionmaker
+from api.demo_data import generate_demo_shop
 from api.models import Customer, CustomerIdentity, Order, OrderItem, Product
+from api.services.lifecycle import StageRules
 
 PRODUCTS = [
     ("TEA-001", "明前龙井 250g", "茶叶", "168.00"),
@@ -44,8 +51,9 @@ MEMBERS = [
 ]
 
 
-def seed(db: Session, now: datetime | None = None) -> bool:
-    """Add the demo shop; False when there is already data."""
+def seed(db: Session, now: datetime | None = None, *, demo_customers: int = 0,
+         rules: StageRules | None = None) -> bool:
+    """Add the demo shop, and ``demo_customers`` generated ones; False when there is already data."""
     if db.scalar(select(Product.id).limit(1)) is not None:
         return False
     now = now or datetime.utcnow()
@@ -69,9 +77,22 @@ def seed(db: Session, now: datetime | None = None) -> bool:
                          tracking_no=tracking_no, placed_at=placed, shipped_at=shipped,
                          delivered_at=delivered))
     db.commit()
+    if demo_customers:
+        generate_demo_shop(db, customers=demo_customers, now=now, rules=rules)
     return True
 
 
+def demo_customers_from_env() -> int:
+    """``HX_DEMO_CUSTOMERS``: how many generated customers the demo gets (default 400, 0: none)."""
+    value = (os.environ.get("HX_DEMO_CUSTOMERS") or "400").strip()
+    if not value.isdigit():
+        raise SystemExit(f"HX_DEMO_CUSTOMERS must be a whole number of customers, not {value!r}")
+    return int(value)
+
+
 if __name__ == "__main__":
+    count = demo_customers_from_env()
     with get_sessionmaker()() as session:
-        print("demo data added" if seed(session) else "demo data already present")
+        added = seed(session, demo_customers=count, rules=get_settings().stage_rules())
+    print((f"demo data added ({count} generated customers)" if count else "demo data added") if added
+          else "demo data already present")

@@ -10,7 +10,8 @@ import logging
 import re
 import traceback
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# Also written with spaces or dashes (138 1234 5678, 138-1234-5678) as people type them.
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)([ -]?)(\d{4})([ -]?)(\d{4})(?!\d)")
 _IPV4 = re.compile(r"(?<![\d.])(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(?![\d.])")
 
 
@@ -41,7 +42,7 @@ def mask_phone(text: str | None) -> str | None:
     """Mask mainland mobile numbers wherever they appear: 13812345678 -> 138****5678."""
     if not text:
         return text
-    return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    return _PHONE.sub(lambda m: f"{m.group(1)}{m.group(2)}****{m.group(4)}{m.group(5)}", text)
 
 
 def mask_text(text: str, max_line: int = 500) -> str:

@@ -25,6 +25,7 @@ class BotUnavailable(Exception):
 class BotReply:
     text: str
     template: str | None = None
+    variant_id: int | None = None
 
 
 @dataclass
@@ -44,7 +45,9 @@ def parse_rest_output(output: list[dict[str, Any]]) -> BotTurn:
             marker = custom[MARKER_KEY]
             if pending:
                 # Rasa splits a text on blank lines; the parts belong together.
-                turn.replies.append(BotReply("\n\n".join(pending), marker.get("template")))
+                variant = marker.get("variant_id")
+                turn.replies.append(BotReply("\n\n".join(pending), marker.get("template"),
+                                             variant if isinstance(variant, int) else None))
                 pending = []
             if turn.intent is None and marker.get("intent"):
                 turn.intent = marker["intent"]

@@ -1,4 +1,5 @@
-"""Run the product: train if needed, start every process, print the URLs, stop on Ctrl-C."""
+"""Run the product: train if needed, start every process (and the one scheduler), print
+the URLs, stop on Ctrl-C."""
 from __future__ import annotations
 
 import argparse
@@ -33,16 +34,24 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, shutdown)
     signal.signal(signal.SIGTERM, shutdown)
-    print("starting the action server, Rasa (about 30 s) and the service…", flush=True)
+    print("starting the action server, Rasa (about 30 s), the service and the scheduler…", flush=True)
     try:
         stack.start()
+        stack.start_scheduler()
         stack.wait_ready()
     except Exception as exc:  # noqa: BLE001 - report, clean up, exit non-zero
         print(f"start-up failed: {exc}", file=sys.stderr)
         stack.stop_all()
         return 1
 
+    from zoneinfo import ZoneInfo
+
+    from api.core.config import get_settings
     from api.services.identity import user_hash
+
+    shop_tz = get_settings().shop_timezone
+    jobs = ", ".join(f"{name} (next {at.astimezone(ZoneInfo(shop_tz)):%Y-%m-%d %H:%M} {shop_tz})" if at
+                     else f"{name} (paused)" for name, at in stack.scheduled_jobs()) or "none"
 
     secret = stack.secrets_env["HX_IDENTITY_SECRET"]
     base = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
@@ -51,10 +60,12 @@ def main() -> int:
   Web chat (new visitor):   {base}/chat
   Web chat as demo member 张小明 (has orders):
                             {base}/chat?uid=demo-1001&uh={user_hash(secret, 'demo-1001')}
+  Admin console:            {base}/admin  (user admin, password HX_ADMIN_PASSWORD in {VAR / 'secrets.env'})
   API docs:                 {base}/docs
   Health:                   {base}/api/health
-  Staff API token:          HX_ADMIN_TOKEN in {VAR / 'secrets.env'}
+  Admin API token:          HX_ADMIN_TOKEN in {VAR / 'secrets.env'} (for scripts)
   Logs:                     {VAR / 'logs'}
+  Scheduler:                running, jobs: {jobs}
 Press Ctrl-C to stop everything.""", flush=True)
     while True:
         for name, proc in list(stack.procs.items()):

@@ -1,8 +1,10 @@
-"""Start and stop the three processes: action server, Rasa, and the service.
+"""Start and stop the processes: action server, Rasa, the service, and the scheduler.
 
 Used by ``scripts/run`` (the product), by the end-to-end tests and by the benchmark,
 so all three start the stack the same way. Each process runs in its own process
-group and is stopped with its children; nothing is left behind.
+group and is stopped with its children; nothing is left behind. ``start()`` starts
+the three that answer chats; ``scripts/run`` adds the one scheduler process
+(``start_scheduler``), which has no port: it is ready when its log says so.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -43,6 +46,7 @@ class Stack:
     host: str = "127.0.0.1"  # the service's interface; Rasa and actions stay on loopback
     secrets_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    log_offsets: dict[str, int] = field(default_factory=dict)  # log size when each was started
 
     def __post_init__(self) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)
@@ -79,15 +83,20 @@ class Stack:
         return self.var_dir / "logs" / f"{name}.log"
 
     def _spawn(self, name: str, argv: list[str]) -> None:
+        path = self.log_path(name)
+        self.log_offsets[name] = path.stat().st_size if path.exists() else 0
         # The child gets its own copy of the log file's descriptor; ours is closed.
-        with open(self.log_path(name), "ab") as log:
+        with open(path, "ab") as log:
             self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env(), stdout=log,
                                                 stderr=subprocess.STDOUT, start_new_session=True,
                                                 preexec_fn=_die_with_parent)
 
     def prepare_database(self, seed: bool = True) -> None:
         py = str(SERVICE_BIN / "python")
-        steps = [[py, "-m", "alembic", "upgrade", "head"]] + ([[py, "-m", "api.seed"]] if seed else [])
+        # api.bootstrap: the first admin account (HX_ADMIN_PASSWORD) and the default
+        # stage replies and offers; it never changes what is already there.
+        steps = [[py, "-m", "alembic", "upgrade", "head"]] + ([[py, "-m", "api.seed"]] if seed else []) \
+            + [[py, "-m", "api.bootstrap"]]
         for argv in steps:
             done = subprocess.run(argv, cwd=ROOT, env=self.env(), capture_output=True, text=True)
             if done.returncode:
@@ -109,6 +118,10 @@ class Stack:
                                 "--host", self.host, "--port", str(self.ports.service),
                                 "--no-access-log"])
 
+    def start_scheduler(self) -> None:
+        """The one scheduler process (analytics/scheduler.py): never inside web workers."""
+        self._spawn("scheduler", [str(SERVICE_BIN / "python"), "-m", "analytics.scheduler"])
+
     def start(self) -> None:
         self.prepare_database()
         self.start_actions()
@@ -120,9 +133,27 @@ class Stack:
         return {"actions": f"{self.actions_url}/health", "rasa": f"{self.rasa_url}/",
                 "service": f"{self.service_url}/api/health"}
 
+    def log_marks(self) -> dict[str, str]:
+        """What a process without a port writes to its log once it is ready, by name."""
+        return {"scheduler": "scheduler running:"}
+
+    def _ready(self, name: str) -> bool:
+        checks, marks = self.health_urls(), self.log_marks()
+        if name in checks:
+            try:
+                return httpx.get(checks[name], timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+        path = self.log_path(name)
+        if not path.exists():
+            return False
+        with open(path, "rb") as log:
+            log.seek(self.log_offsets.get(name, 0))
+            return marks[name].encode() in log.read()
+
     def wait_ready(self, timeout: float = 180) -> None:
         """Wait until every started process answers; raise with its log tail if one dies."""
-        checks = self.health_urls()
+        checks = {**self.health_urls(), **self.log_marks()}
         deadline = time.monotonic() + timeout
         pending = [name for name in checks if name in self.procs]
         while pending:
@@ -130,11 +161,8 @@ class Stack:
                 proc = self.procs[name]
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
-                try:
-                    if httpx.get(checks[name], timeout=2).status_code == 200:
-                        pending.remove(name)
-                except httpx.HTTPError:
-                    pass
+                if self._ready(name):
+                    pending.remove(name)
             if pending and time.monotonic() > deadline:
                 raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
             if pending:
@@ -159,8 +187,20 @@ class Stack:
 
     def stop_all(self) -> None:
         # The service first, so no customer message reaches a half-stopped bot.
-        for name in ("service", "rasa", "actions"):
+        for name in ("service", "scheduler", "rasa", "actions"):
             self.stop(name)
+
+    def scheduled_jobs(self) -> list[tuple[str, datetime | None]]:
+        """The scheduler's stored jobs and their next run time (UTC), read from its job store."""
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.env()["HX_DATABASE_URL"])
+        try:
+            with engine.connect() as conn:  # the table analytics/scheduler.py has APScheduler create
+                rows = conn.execute(text("SELECT id, next_run_time FROM apscheduler_jobs ORDER BY id")).all()
+        finally:
+            engine.dispose()
+        return [(job_id, None if at is None else datetime.fromtimestamp(at, timezone.utc)) for job_id, at in rows]
 
     def pids(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.procs.items()}
@@ -174,7 +214,7 @@ def load_or_create_secrets(path: Path) -> dict[str, str]:
             if "=" in line and not line.startswith("#"):
                 key, value = line.split("=", 1)
                 values[key.strip()] = value.strip()
-    wanted = ("HX_INTERNAL_TOKEN", "HX_ADMIN_TOKEN", "HX_IDENTITY_SECRET")
+    wanted = ("HX_INTERNAL_TOKEN", "HX_ADMIN_TOKEN", "HX_IDENTITY_SECRET", "HX_ADMIN_PASSWORD")
     missing = [k for k in wanted if not values.get(k) and not os.environ.get(k)]
     if missing:
         for key in missing:

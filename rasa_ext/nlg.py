@@ -2,8 +2,8 @@
 
 Rasa's built-in callback NLG posts the whole tracker, every event so far, for each
 response, and opens a new HTTP session per call. Rendering needs only the response
-name, the action's arguments, the slots and the latest intent, so this one sends just
-those, over one kept-alive session. The request keeps the field names of Rasa's format
+name, the action's arguments, the slots, the latest intent and the message metadata,
+so this one sends just those, over one kept-alive session. The request keeps the field names of Rasa's format
 (``response``, ``arguments``, ``channel``, ``tracker.slots``, ``tracker.latest_message``),
 so the service also works with the stock ``type: callback``.
 
@@ -43,7 +43,10 @@ def slim_request(utter_action: Text, tracker: DialogueStateTracker, output_chann
             "sender_id": tracker.sender_id,
             "slots": tracker.current_slot_values(),
             "latest_message": {"intent": {"name": intent.get("name"),
-                                          "confidence": intent.get("confidence")}},
+                                          "confidence": intent.get("confidence")},
+                               # The service's per-turn customer state (stage, name, …):
+                               # fresher than slots filled at session start.
+                               "metadata": getattr(latest, "metadata", None) or {}},
         },
     }
 

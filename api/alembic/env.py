@@ -14,6 +14,13 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 target_metadata = Base.metadata
 
+# Tables that other software creates and owns: autogenerate must neither drop nor create them.
+NOT_OURS = {"apscheduler_jobs"}  # APScheduler's job store (analytics/scheduler.py)
+
+
+def include_name(name, type_, parent_names) -> bool:  # noqa: ANN001
+    return not (type_ == "table" and name in NOT_OURS)
+
 
 def _url() -> str:
     return config.attributes.get("database_url") or get_settings().database_url
@@ -21,7 +28,7 @@ def _url() -> str:
 
 def run_migrations_offline() -> None:
     context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=True)
+                      render_as_batch=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -31,7 +38,7 @@ def run_migrations_online() -> None:
     with engine.connect() as connection:
         # Batch mode lets ALTER TABLE work on SQLite by copying the table.
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=True)
+                          render_as_batch=True, include_name=include_name)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -34,8 +34,12 @@ class Settings(BaseSettings):
 
     # Shared secret between the service, Rasa (NLG endpoint) and the action server.
     internal_token: SecretStr | None = None
-    # Bearer token for the staff/admin API until staff accounts exist.
+    # Bearer token with the admin role, for automation (scripts, imports); people log in
+    # with staff accounts instead.
     admin_token: SecretStr | None = None
+    staff_session_hours: float = 12.0
+    # How soon reply variants changed by another process reach the NLG endpoint.
+    variant_reload_seconds: float = 15.0
     # A brand's site signs its logged-in user ids with this (HMAC-SHA256) so the chat
     # can attach them to the customer; without it, user ids are refused.
     identity_secret: SecretStr | None = None
@@ -51,6 +55,11 @@ class Settings(BaseSettings):
     stage_growing_max: int = 15
     stage_churn_days: int = 180
     stage_at_risk_factor: float = 2.0
+
+    # Scheduled jobs (analytics/jobs.py) run at these times in the shop's time zone.
+    shop_timezone: str = "Asia/Shanghai"
+    recompute_stages_cron: str = "30 2 * * *"  # minute hour day month day-of-week
+    campaign_offers_cron: str = "10 0 * * *"
 
     # Where the default response texts live (Rasa's domain and response files).
     domain_path: Path = PROJECT_ROOT / "domain.yml"

@@ -25,6 +25,8 @@ class ReplyVariant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     template: Mapped[str] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(16))
+    # Only for customers of this persona (None: every persona of the stage).
+    persona: Mapped[str | None] = mapped_column(String(24))
     text: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(default=True)
     weight: Mapped[float] = mapped_column(default=1.0)

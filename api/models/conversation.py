@@ -49,6 +49,8 @@ class Message(Base):
         ),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         Index("ix_messages_reply_to_id", "reply_to_id"),
+        # The timeline reads a customer's newest messages by time.
+        Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -61,6 +63,8 @@ class Message(Base):
     intent: Mapped[str | None] = mapped_column(String(64))
     intent_confidence: Mapped[float | None] = mapped_column(Float)
     template: Mapped[str | None] = mapped_column(String(96))
+    # The admin-edited variant of the template that was said (None: the default text).
+    variant_id: Mapped[int | None]
     client_message_id: Mapped[str | None] = mapped_column(String(64))
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from api.db.base import Base, utcnow
 
 STAGES = ("prospect", "new", "growing", "stable", "at_risk", "churned")
+STAGE_LABELS = {"prospect": "潜在客户", "new": "新客户", "growing": "成长客户", "stable": "稳定客户",
+                "at_risk": "流失预警客户", "churned": "流失客户"}
 
 
 class Customer(Base):
@@ -24,6 +26,8 @@ class Customer(Base):
     first_ip: Mapped[str | None] = mapped_column(String(45))
     last_ip: Mapped[str | None] = mapped_column(String(45))
     birthday: Mapped[date | None]
+    # One of seed 003's five kinds, set by the analytics persona job.
+    persona: Mapped[str | None] = mapped_column(String(24))
     # Set when this record was merged into another customer (kept so a merge can be
     # undone); such a customer owns nothing any more and is never recognised again.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))

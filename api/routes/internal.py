@@ -1,22 +1,35 @@
-"""What the action server may read: one customer's state and orders."""
+"""What the action server may read (one customer's state and orders) and do (claim an offer)."""
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from api.deps import DbDep, require_internal
+from api.db.base import utcnow
+from api.deps import DbDep, SettingsDep, require_internal
 from api.models import Customer, Order, OrderItem
 from api.models.order import ORDER_STATUS_LABELS
-from api.schemas.internal import CustomerState, OrderLine, OrdersOut, OrderView
+from api.schemas.internal import (
+    CustomerState,
+    OfferClaimIn,
+    OfferClaimOut,
+    OrderLine,
+    OrdersOut,
+    OrderView,
+)
+from api.services import offers
+from api.services.merge import live_customer
 
 router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)])
 
 
 def _customer(db: DbDep, customer_id: int) -> Customer:
-    customer = db.get(Customer, customer_id)
+    # An action server may hold an id from before a merge: it gets the merged customer.
+    customer = live_customer(db, customer_id)
     if customer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no customer {customer_id}")
     return customer
@@ -40,7 +53,7 @@ def customer_orders(
     Another customer's order number finds nothing: a customer can only ever learn
     about their own orders.
     """
-    _customer(db, customer_id)
+    customer_id = _customer(db, customer_id).id
     query = (select(Order).where(Order.customer_id == customer_id)
              .options(selectinload(Order.items).selectinload(OrderItem.product))
              .order_by(Order.placed_at.desc()).limit(limit))
@@ -55,3 +68,21 @@ def customer_orders(
                   items=[OrderLine(name=i.product.name, quantity=i.quantity) for i in o.items])
         for o in orders
     ])
+
+
+@router.post("/customers/{customer_id}/offers/claim", response_model=OfferClaimOut)
+def claim_offer(customer_id: int, body: OfferClaimIn, db: DbDep, settings: SettingsDep) -> OfferClaimOut:
+    """The customer asked for an offer (action_offer): issue the best one they may have
+    today, or remind them of the coupon they already hold."""
+    customer = _customer(db, customer_id)
+    tz = ZoneInfo(settings.shop_timezone)
+    now = utcnow()
+    issuance, is_new = offers.claim_offer(db, customer, now.replace(tzinfo=timezone.utc).astimezone(tz).date(),
+                                          now, body.conversation_id)
+    db.commit()
+    if issuance is None:
+        return OfferClaimOut(status="none")
+    expires = issuance.expires_at.replace(tzinfo=timezone.utc).astimezone(tz) if issuance.expires_at else None
+    return OfferClaimOut(status="new" if is_new else "again", offer_title=issuance.offer.title,
+                         offer_detail=issuance.offer.detail, coupon_code=issuance.coupon_code,
+                         expires_on=f"{expires.month}月{expires.day}日" if expires else None)

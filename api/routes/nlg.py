@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 
-from api.deps import CatalogDep, require_internal
+from api.deps import CatalogDep, VariantsDep, require_internal
 from api.services.responses import render_nlg
 
 router = APIRouter(tags=["internal"], dependencies=[Depends(require_internal)])
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 @router.post("/nlg")
-async def nlg(request: Request, catalog: CatalogDep) -> dict[str, Any]:
+async def nlg(request: Request, catalog: CatalogDep, variants: VariantsDep) -> dict[str, Any]:
     # Read as plain JSON: validating Rasa's tracker field by field costs more than the
     # rendering itself, and render_nlg checks what it uses.
     try:
@@ -24,7 +24,7 @@ async def nlg(request: Request, catalog: CatalogDep) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "body must be a JSON object")
     try:
-        return render_nlg(catalog, body)
+        return render_nlg(catalog, body, variants)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except LookupError as exc:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from api.deps import DbDep, require_admin
+from api.deps import DbDep, current_staff
 from api.models import Conversation, Customer
 from api.models.customer import STAGES
 from api.schemas.staff import (
@@ -19,7 +19,7 @@ from api.schemas.staff import (
 )
 from bot.privacy import mask_identifier, mask_ip
 
-router = APIRouter(prefix="/api", tags=["staff"], dependencies=[Depends(require_admin)])
+router = APIRouter(prefix="/api", tags=["staff"], dependencies=[Depends(current_staff)])
 
 
 @router.get("/conversations", response_model=Page[StaffConversation])
@@ -70,7 +70,8 @@ def list_customers(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[StaffCustomer]:
-    query = select(Customer)
+    # Merged-away records own nothing; their history shows under the customer they joined.
+    query = select(Customer).where(Customer.merged_into_id.is_(None))
     if stage:
         if stage not in STAGES:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,

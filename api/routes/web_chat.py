@@ -22,7 +22,7 @@ from api.services.identity import (
     new_client_id,
     verify_user_hash,
 )
-from api.services.turns import run_bot_turn
+from api.services.turns import customer_context, run_bot_turn
 from bot.text import InvalidMessage, clean_customer_text
 
 router = APIRouter(prefix="/api/web", tags=["web chat"])
@@ -97,16 +97,16 @@ async def send_message(
         if conv.status != "open":
             raise HTTPException(status.HTTP_409_CONFLICT, "该会话已结束，请刷新页面开始新的会话")
         inbound, seen = convs.store_inbound(db, conv, text, body.client_message_id)
-        stage = db.get(Customer, customer_id).stage
+        context = customer_context(db, db.get(Customer, customer_id))
         # End the transaction: no pooled connection may be held while Rasa thinks.
         db.commit()
-        return conv, inbound, seen, stage
+        return conv, inbound, seen, context
 
-    conv, inbound, seen, stage = await run_in_threadpool(load)
+    conv, inbound, seen, context = await run_in_threadpool(load)
     if seen:
         replies = await run_in_threadpool(convs.replies_to, db, inbound.id)
     else:
-        replies = await run_bot_turn(db, rasa, conv, inbound, stage)
+        replies = await run_bot_turn(db, rasa, conv, inbound, context)
     return SendOut(conversation=conv, message=inbound, replies=replies)
 
 

@@ -34,3 +34,15 @@ class OrderView(BaseModel):
 
 class OrdersOut(BaseModel):
     orders: list[OrderView]
+
+
+class OfferClaimIn(BaseModel):
+    conversation_id: str | None = None
+
+
+class OfferClaimOut(BaseModel):
+    status: str  # new | again | none
+    offer_title: str | None = None
+    offer_detail: str | None = None
+    coupon_code: str | None = None
+    expires_on: str | None = None  # the shop's local date, e.g. "12月6日"

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.rasa_client import BotTurn
 from api.db.base import utcnow
 from api.models import Conversation, Customer, Message
+from api.services.merge import MergeError, find_phone, link_phone
 
 HANDOFF_TEMPLATE = "utter_handoff"
 # Shown when the bot cannot answer; the message itself is kept for staff.
@@ -92,7 +93,24 @@ def store_inbound(
         if seen is None:
             raise
         return seen, True
+    _link_typed_phone(db, conv, text)
     return msg, False
+
+
+def _link_typed_phone(db: Session, conv: Conversation, text: str) -> None:
+    """A mobile number in the customer's message joins their account. When another
+    customer has it, staff are asked to confirm the merge: a typed number is a claim."""
+    phone = find_phone(text)
+    if phone is None:
+        return
+    try:
+        if link_phone(db, db.get(Customer, conv.customer_id), phone, conv.id) == "proposed":
+            flag(conv, "merge_proposed")
+        db.commit()
+    except (IntegrityError, MergeError):
+        # The same number linked by a parallel request, or the records changed meanwhile:
+        # the message is stored already, and the link is not worth failing the turn for.
+        db.rollback()
 
 
 def flag(conv: Conversation, reason: str) -> None:
@@ -104,7 +122,7 @@ def store_bot_turn(db: Session, conv: Conversation, inbound: Message, turn: BotT
     now = utcnow()
     inbound.intent, inbound.intent_confidence = turn.intent, turn.intent_confidence
     out = [Message(conversation_id=conv.id, direction="outbound", author="bot", text=r.text,
-                   template=r.template, reply_to_id=inbound.id, created_at=now)
+                   template=r.template, variant_id=r.variant_id, reply_to_id=inbound.id, created_at=now)
            for r in turn.replies]
     db.add_all(out)
     if any(r.template == HANDOFF_TEMPLATE for r in turn.replies):

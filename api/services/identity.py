@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.db.base import utcnow
 from api.models import Customer, CustomerIdentity
+from api.services.merge import link_member_login
 
 CLIENT_COOKIE = "hx_cid"
 CLIENT_COOKIE_MAX_AGE = 2 * 365 * 24 * 3600
@@ -73,26 +74,35 @@ def identify_web_customer(
     """Find or create the customer behind a browser; ``user_id`` must already be verified.
 
     A verified user id wins: the browser is bound to that user's customer, so a member
-    who logs in on a new device continues as themselves. (Merging the history of an
-    anonymous customer into the member is the lifecycle issue's account merge.)
+    who logs in on a new device continues as themselves. What the browser did before
+    the login follows the rules of ``api.services.merge.link_member_login``: an
+    anonymous browser's history is merged into the member's; a browser of another
+    member (a shared device) just changes hands.
     """
     digest = client_digest(client_id)
     now = utcnow()
     for attempt in range(2):
         try:
             web = _identity(db, "web_client", digest)
+            member = _identity(db, "user_id", user_id) if user_id else None
             if web is None:
-                customer = Customer(first_ip=ip, last_ip=ip, first_seen_at=now, last_seen_at=now)
+                # A new browser of a known member needs no customer of its own.
+                customer = member.customer if member else Customer(
+                    first_ip=ip, last_ip=ip, first_seen_at=now, last_seen_at=now)
                 web = CustomerIdentity(kind="web_client", value=digest, customer=customer)
                 db.add(web)
             customer = web.customer
-            if user_id:
-                member = _identity(db, "user_id", user_id)
-                if member is None:
-                    db.add(CustomerIdentity(kind="user_id", value=user_id, customer=customer))
-                elif member.customer_id != customer.id:
-                    web.customer = customer = member.customer
-                    member.last_seen_at = now
+            if user_id and member is None:
+                if _has_member_id(db, customer):
+                    # A shared device, and a member we have never seen: a customer of their own.
+                    customer = Customer(first_ip=ip, last_ip=ip, first_seen_at=now, last_seen_at=now)
+                    web.customer = customer
+                db.add(CustomerIdentity(kind="user_id", value=user_id, customer=customer))
+            elif member is not None:
+                if member.customer_id != customer.id:
+                    link_member_login(db, web, member.customer)
+                    customer = web.customer
+                member.last_seen_at = now
             web.last_seen_at = now
             customer.last_seen_at = now
             customer.last_ip = ip
@@ -106,3 +116,10 @@ def identify_web_customer(
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def _has_member_id(db: Session, customer: Customer) -> bool:
+    if customer.id is None:  # created in this request
+        return False
+    return db.scalar(select(CustomerIdentity.id).where(CustomerIdentity.customer_id == customer.id,
+                                                       CustomerIdentity.kind == "user_id").limit(1)) is not None

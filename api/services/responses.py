@@ -1,9 +1,10 @@
 """Rendering of bot responses for Rasa's NLG endpoint.
 
 Rasa asks the service for every ``utter_*`` it wants to say. The text comes from
-``domain.yml`` and ``data/**`` (the defaults) — the lifecycle issue adds admin-edited
-variants per stage on top. Variables such as ``{order_no}`` are filled from the
-action's arguments first, then from the tracker's slots.
+``domain.yml`` and ``data/**`` (the defaults); admin-edited variants per stage
+(api/services/variants.py) replace them for customers of that stage. Variables such
+as ``{order_no}`` are filled from the action's arguments first, then from the
+customer's state the service sent with the message, then from the tracker's slots.
 """
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from bot.rasa_client import MARKER_KEY
+
+if TYPE_CHECKING:
+    from api.services.variants import VariantStore
 
 _VARIABLE = re.compile(r"\{(\w+)\}")
 
@@ -71,6 +75,8 @@ def _object(value: Any, what: str) -> dict[str, Any]:
 
 
 def variables_from_request(body: dict[str, Any], tracker: dict[str, Any]) -> dict[str, Any]:
+    """Slots, then the customer's state the service sent with the message, then the
+    action's arguments: later sources win."""
     slots = _object(tracker.get("slots"), "tracker.slots")
     values: dict[str, Any] = {k: v for k, v in slots.items() if v is not None}
     # Short aliases for the customer's state, for whoever writes the texts.
@@ -79,23 +85,36 @@ def variables_from_request(body: dict[str, Any], tracker: dict[str, Any]) -> dic
     if "member_points" in values:
         points = values["member_points"]
         values.setdefault("points", int(points) if isinstance(points, float) else points)
+    if "customer_stage" in values:
+        values.setdefault("stage", values["customer_stage"])
+    values.update({k: v for k, v in _customer_metadata(tracker).items() if v is not None})
     arguments = _object(body.get("arguments"), "arguments")
     values.update({k: v for k, v in arguments.items() if v is not None})
     return values
 
 
-def render_nlg(catalog: ResponseCatalog, body: dict[str, Any]) -> dict[str, Any]:
-    """Answer one NLG request; the ``custom`` marker tells the service what was said."""
+def _customer_metadata(tracker: dict[str, Any]) -> dict[str, Any]:
+    latest = _object(tracker.get("latest_message"), "latest_message")
+    metadata = _object(latest.get("metadata"), "latest_message.metadata")
+    return _object(metadata.get("customer"), "latest_message.metadata.customer")
+
+
+def render_nlg(catalog: ResponseCatalog, body: dict[str, Any], variants: VariantStore | None = None) -> dict[str, Any]:
+    """Answer one NLG request: the variant for the customer's stage when there is a
+    usable one, else the default text. The ``custom`` marker tells the service what
+    was said."""
     name = body.get("response")
     if not isinstance(name, str) or not name:
         raise ValueError("the NLG request has no 'response' name")
     channel = _object(body.get("channel"), "channel").get("name")
     tracker = _object(body.get("tracker"), "tracker")
     values = variables_from_request(body, tracker)
-    template = catalog.pick(name, channel)
+    variant = variants.choose(name, values.get("stage"), values, values.get("persona")) if variants else None
+    template = variant.text if variant else catalog.pick(name, channel)
     if template is None:
         raise LookupError(f"no text for response {name!r}")
     latest = _object(tracker.get("latest_message"), "latest_message")
     intent = _object(latest.get("intent"), "latest_message.intent")
-    marker = {"template": name, "intent": intent.get("name"), "confidence": intent.get("confidence")}
+    marker = {"template": name, "intent": intent.get("name"), "confidence": intent.get("confidence"),
+              "variant_id": variant.id if variant else None}
     return {"text": fill_variables(template, values), "custom": {MARKER_KEY: marker}}

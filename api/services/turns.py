@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from api.models import Conversation, Message
+from api.db.base import utcnow
+from api.models import Conversation, Customer, Message
+from api.models.customer import STAGE_LABELS
 from api.services import conversations as convs
+from api.services.offers import current_issuance
 from bot.privacy import mask_identifier
 from bot.rasa_client import BotUnavailable, RasaClient
 from bot.text import text_for_nlu
@@ -15,8 +20,21 @@ from bot.text import text_for_nlu
 log = logging.getLogger(__name__)
 
 
+def customer_context(db: Session, customer: Customer, now: datetime | None = None) -> dict[str, Any]:
+    """The customer's state as reply variables (api/services/variants.CUSTOMER_VARIABLES),
+    sent with each message so the NLG endpoint can choose and fill the stage's variant
+    without reading the database."""
+    context: dict[str, Any] = {"stage": customer.stage, "stage_name": STAGE_LABELS.get(customer.stage),
+                               "points": customer.points, "name": customer.display_name,
+                               "persona": customer.persona}
+    coupon = current_issuance(db, customer.id, now or utcnow())
+    if coupon is not None:
+        context.update(coupon_code=coupon.coupon_code, coupon_title=coupon.offer.title)
+    return {k: v for k, v in context.items() if v is not None}
+
+
 async def run_bot_turn(
-    db: Session, rasa: RasaClient, conv: Conversation, inbound: Message, stage: str
+    db: Session, rasa: RasaClient, conv: Conversation, inbound: Message, context: dict[str, Any]
 ) -> list[Message]:
     """Returns the stored replies. Never raises for a bot failure: the customer is told
     politely and the conversation is flagged for staff instead.
@@ -26,8 +44,8 @@ async def run_bot_turn(
     """
     if conv.handler != "bot":
         return []  # a person owns the conversation; the bot stays silent
-    metadata = {"customer_id": conv.customer_id, "stage": stage, "channel": conv.channel,
-                "message_id": inbound.id}
+    metadata = {"customer_id": conv.customer_id, "stage": context.get("stage"), "channel": conv.channel,
+                "message_id": inbound.id, "customer": context}
     try:
         turn = await rasa.send(conv.id, text_for_nlu(inbound.text), metadata)
     except BotUnavailable as exc:

@@ -9,10 +9,12 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.offers import ActionOffer
 from actions.orders import ActionOrderStatus, order_detail
 from actions.service_api import ServiceAPI
 from actions.session import ActionSessionStart
@@ -26,7 +28,7 @@ def recorded(name: str) -> Tracker:
     return Tracker.from_dict(json.loads((HERE / "trackers" / f"{name}.json").read_text(encoding="utf-8")))
 
 
-async def with_service(coro_factory, up: bool = True):
+async def with_service(coro_factory, up: bool = True, claim: dict | None = None):
     """Run an action against a local stand-in of the service's internal API."""
     seen: list[str] = []
 
@@ -41,11 +43,16 @@ async def with_service(coro_factory, up: bool = True):
         found = [o for o in PAYLOADS["orders"] if not wanted or o["order_no"] == wanted]
         return web.json_response({"orders": found[: int(request.query.get("limit", 3))]})
 
+    async def claim_offer(request: web.Request) -> web.Response:
+        seen.append(f"{request.method} {request.rel_url} {(await request.json())['conversation_id']}")
+        return web.json_response(claim or {"status": "none"})
+
     if not up:
         return await coro_factory(ServiceAPI(f"http://127.0.0.1:{free_port()}", "test-token")), seen
     app = web.Application()
     app.router.add_get("/internal/customers/{cid}", customer)
     app.router.add_get("/internal/customers/{cid}/orders", orders)
+    app.router.add_post("/internal/customers/{cid}/offers/claim", claim_offer)
     runner, base = await serve(app)
     api = ServiceAPI(base, "test-token")
     try:
@@ -54,13 +61,13 @@ async def with_service(coro_factory, up: bool = True):
         await runner.cleanup()
 
 
-def run(action_cls, tracker: Tracker, up: bool = True):
+def run(action_cls, tracker: Tracker, up: bool = True, claim: dict | None = None):
     dispatcher = CollectingDispatcher()
 
     async def go(api):
         return await action_cls(api).run(dispatcher, tracker, {})
 
-    events, seen = asyncio.run(with_service(go, up))
+    events, seen = asyncio.run(with_service(go, up, claim))
     return events, dispatcher.messages, seen
 
 
@@ -156,3 +163,33 @@ def test_session_start_carries_on_when_the_service_is_too_slow():
 
     events = asyncio.run(go())
     assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
+
+
+COUPON = {"status": "new", "offer_title": "新人专享满 99 减 15 券", "offer_detail": "满 99 元减 15 元",
+          "coupon_code": "NEW-8K2Q3ZPA", "expires_on": "12月6日"}
+
+
+def test_offer_the_service_chose_is_told_with_its_coupon():
+    tracker = recorded("order_status_without_number")
+    _, messages, seen = run(ActionOffer, tracker, claim=COUPON)
+    (message,) = messages
+    assert message["response"] == "utter_offer"
+    assert message["coupon_code"] == "NEW-8K2Q3ZPA" and message["expires_on"] == "12月6日"
+    # The claim names the conversation, so the issuance is recorded with it.
+    assert seen[-1].startswith("POST /internal/customers/") and seen[-1].endswith(tracker.sender_id)
+
+
+@pytest.mark.parametrize("claim, response", [
+    ({**COUPON, "status": "again"}, "utter_offer_again"),
+    ({"status": "new", "offer_title": "升级推荐", "offer_detail": "再买 2 单升级", "coupon_code": None,
+      "expires_on": None}, "utter_offer_benefit"),
+    ({"status": "none"}, "utter_no_offer"),
+])
+def test_offer_answers(claim, response):
+    _, messages, _ = run(ActionOffer, recorded("order_status_without_number"), claim=claim)
+    assert [m["response"] for m in messages] == [response]
+
+
+def test_offer_with_the_service_down_hands_over():
+    _, messages, _ = run(ActionOffer, recorded("order_status_without_number"), up=False)
+    assert [m["response"] for m in messages] == ["utter_handoff"]

@@ -26,7 +26,7 @@ def test_render_uses_arguments_over_slots_and_adds_marker():
                                        {"order_no": "DD1"}))
     assert out["text"] == "订单 DD2 已发货"
     assert out["custom"] == {"hx": {"template": "utter_order_status", "intent": "query_order",
-                                    "confidence": 0.88}}
+                                    "confidence": 0.88, "variant_id": None}}
 
 
 def test_points_alias_and_channel_specific_texts():

@@ -13,6 +13,7 @@ def test_masks():
     assert mask_ip("nonsense") == "***"
     assert mask_phone("电话13812345678，备用 15900001111") == "电话138****5678，备用 159****1111"
     assert mask_phone("订单DD202611150001") == "订单DD202611150001"  # not a phone number
+    assert mask_phone("打 138 1234 5678 或 139-0000-1111") == "打 138 **** 5678 或 139-****-1111"
     assert mask_identifier("abcdef123456") == "abcd…"
 
 

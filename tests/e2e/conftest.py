@@ -22,7 +22,7 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     tokens = {"HX_INTERNAL_TOKEN": secrets.token_urlsafe(16), "HX_ADMIN_TOKEN": secrets.token_urlsafe(16),
-              "HX_IDENTITY_SECRET": secrets.token_urlsafe(16)}
+              "HX_IDENTITY_SECRET": secrets.token_urlsafe(16), "HX_ADMIN_PASSWORD": secrets.token_urlsafe(12)}
     s = Stack(model=ensure_model(), var_dir=tmp_path_factory.mktemp("stack"),
               ports=Ports(service=free_port(), rasa=free_port(), actions=free_port()), secrets_env=tokens)
     try:

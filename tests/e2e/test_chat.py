@@ -27,7 +27,7 @@ def test_greeting_is_answered_and_both_sides_are_stored(stack, customer, staff):
 @pytest.mark.parametrize("text, template", [
     ("我想退货，衣服尺码不合适", "utter_return_refund"),
     ("一般几天能送到？", "utter_delivery"),
-    ("有没有优惠券可以用", "utter_price"),
+    ("这个能便宜点吗", "utter_price"),
     ("我的积分能换什么", "utter_membership"),
     ("帮我转人工客服", "utter_handoff"),
     ("今天天气怎么样", "utter_out_of_scope"),
@@ -36,6 +36,19 @@ def test_core_intents_get_their_answers(stack, customer, staff, text, template):
     conv = start(customer)["conversation"]["id"]
     say(customer, conv, text)
     assert stored(staff, conv)[-1]["template"] == template
+
+
+def test_a_new_visitor_gets_the_prospect_greeting_and_one_new_customer_coupon(stack, customer, staff):
+    conv = start(customer)["conversation"]["id"]
+    greeting = say(customer, conv, "你好")["replies"][0]["text"]
+    assert "第一次来" in greeting  # the prospect stage's variant, not the default text
+    offer = say(customer, conv, "有优惠券可以领吗")["replies"][0]["text"]
+    assert "新人专享" in offer and "NEW-" in offer
+    code = offer[offer.index("NEW-"):][:12]
+    again = say(customer, conv, "再给我一张券吧")["replies"][0]["text"]
+    assert code in again and "已经领过" in again  # never the same offer twice in its period
+    assert [m["template"] for m in stored(staff, conv) if m["author"] == "bot"] == \
+        ["utter_greet", "utter_offer", "utter_offer_again"]
 
 
 def test_faq_is_answered_by_the_response_selector(stack, customer, staff):

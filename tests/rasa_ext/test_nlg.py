@@ -26,7 +26,8 @@ responses:
   utter_x: [{text: "x"}]
 """)
     t = DialogueStateTracker.from_events("conv-1", [
-        UserUttered("查订单", intent={"name": "query_order", "confidence": 0.93}),
+        UserUttered("查订单", intent={"name": "query_order", "confidence": 0.93},
+                    metadata={"customer_id": 7, "customer": {"stage": "growing", "name": "张小明"}}),
         SlotSet("customer_name", "张小明"),
     ], domain.slots)
     return t
@@ -68,7 +69,10 @@ def test_sends_only_what_rendering_needs_and_returns_the_answer():
     assert body["channel"] == {"name": "rest"}
     assert body["tracker"]["sender_id"] == "conv-1"
     assert body["tracker"]["slots"]["customer_name"] == "张小明"
-    assert body["tracker"]["latest_message"] == {"intent": {"name": "query_order", "confidence": 0.93}}
+    assert body["tracker"]["latest_message"] == {
+        "intent": {"name": "query_order", "confidence": 0.93},
+        # The service's per-turn customer state reaches the NLG endpoint for stage variants.
+        "metadata": {"customer_id": 7, "customer": {"stage": "growing", "name": "张小明"}}}
     assert "events" not in body["tracker"]
 
 

@@ -1,0 +1,58 @@
+"""Staff login and logout, and admins managing staff accounts."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Cookie, HTTPException, Response, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
+
+from api.deps import AdminDep, DbDep, SettingsDep, StaffDep
+from api.models import StaffUser
+from api.schemas.auth import LoginIn, StaffOut, StaffUserIn, StaffUserOut
+from api.services import auth
+
+router = APIRouter(prefix="/api", tags=["staff accounts"])
+
+
+@router.post("/auth/login", response_model=StaffOut)
+async def login(body: LoginIn, response: Response, db: DbDep, settings: SettingsDep) -> StaffOut:
+    # scrypt takes tens of milliseconds on purpose: keep it off the event loop.
+    try:
+        token, user = await run_in_threadpool(auth.login, db, body.username, body.password,
+                                              settings.staff_session_hours)
+    except auth.AccountLocked as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc),
+                            headers={"Retry-After": str(auth.LOCK_MINUTES * 60)}) from None
+    except auth.AuthError as exc:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
+    response.set_cookie(auth.SESSION_COOKIE, token, max_age=int(settings.staff_session_hours * 3600),
+                        httponly=True, samesite="strict", secure=settings.cookie_secure, path="/")
+    return StaffOut.model_validate(user)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(response: Response, db: DbDep, hx_staff: str | None = Cookie(default=None)) -> Response:
+    if hx_staff:
+        auth.logout(db, hx_staff)
+    response.delete_cookie(auth.SESSION_COOKIE, path="/")
+    response.status_code = status.HTTP_204_NO_CONTENT
+    return response
+
+
+@router.get("/auth/me", response_model=StaffOut)
+def me(staff: StaffDep) -> StaffOut:
+    return StaffOut(id=staff.id, username=staff.username, display_name=staff.display_name, role=staff.role)
+
+
+@router.get("/staff-users", response_model=list[StaffUserOut])
+def list_staff(db: DbDep, _: AdminDep) -> list[StaffUser]:
+    return list(db.scalars(select(StaffUser).order_by(StaffUser.id)))
+
+
+@router.post("/staff-users", response_model=StaffUserOut, status_code=status.HTTP_201_CREATED)
+def create_staff(body: StaffUserIn, db: DbDep, _: AdminDep) -> StaffUser:
+    try:
+        user = auth.create_staff(db, body.username, body.password, body.role, body.display_name)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    db.commit()
+    return user
