@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api", tags=["customers"])
 def _customer(db: DbDep, customer_id: int) -> Customer:
     customer = db.get(Customer, customer_id)
     if customer is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no customer {customer_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"客户 #{customer_id} 不存在")
     return customer
 
 
@@ -35,15 +35,14 @@ def _live(db: DbDep, customer_id: int) -> Customer:
     if customer.merged_into_id is not None:
         live = merges.live_customer(db, customer_id)
         raise HTTPException(status.HTTP_404_NOT_FOUND,
-                            f"customer {customer_id} was merged into customer "
-                            f"{live.id if live else customer.merged_into_id}")
+                            f"客户 #{customer_id} 已合并到客户 #{live.id if live else customer.merged_into_id}")
     return customer
 
 
 def _merge_record(db: DbDep, merge_id: int) -> CustomerMerge:
     merge = db.get(CustomerMerge, merge_id)
     if merge is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no merge {merge_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"合并记录 #{merge_id} 不存在")
     return merge
 
 
@@ -83,7 +82,7 @@ def timeline(
     ``next_before_event``; ``before`` alone means "strictly before this time"."""
     _live(db, customer_id)
     if before_event and before is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "before_event needs before")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "before_event 需要和 before 一起使用")
     try:
         events = customer_timeline(db, customer_id, before=naive_utc(before) if before else None,
                                    limit=limit + 1, before_key=before_event)
@@ -102,7 +101,7 @@ def timeline(
 def merge_into(target_id: int, body: MergeIn, db: DbDep, staff: StaffDep) -> MergeOut:
     """Merge customer ``source_id`` into this one now (staff know they are one person)."""
     target, source = _customer(db, target_id), _customer(db, body.source_id)
-    detail = body.note or f"merged by {staff.username}"
+    detail = body.note or f"由 {staff.display_name} 手动合并"
     return _merge_out(_apply(db, lambda: merges.merge_customers(
         db, source, target, reason="staff", by=staff.username, detail=detail)))
 

@@ -41,6 +41,8 @@ from api.services.lifecycle import StageRules
 from api.services.orders import recompute_stage
 from bot.privacy import mask_phone
 
+STATUS_LABELS = {"proposed": "待确认", "merged": "已合并", "undone": "已撤销", "rejected": "已拒绝"}
+
 # Rows that change owner in a merge, by the key they have in ``CustomerMerge.moved``.
 # Identities are handled through the ORM (their customer relationship is often loaded);
 # the others are moved with UPDATE statements, as a customer may own many of them.
@@ -153,7 +155,7 @@ def confirm_merge(db: Session, merge: CustomerMerge, by: str,
     """Carry out a proposed merge (not committed)."""
     merge = _lock_merge(db, merge)
     if merge.status != "proposed":
-        raise MergeConflict(f"merge {merge.id} is {merge.status}, not proposed")
+        raise MergeConflict(f"合并记录 #{merge.id} 已是「{STATUS_LABELS[merge.status]}」，不再待确认")
     source, target = _lock(db, db.get(Customer, merge.source_id), db.get(Customer, merge.target_id))
     _check_mergeable(db, source, target)
     _perform(db, merge, source, target, by, rules, utcnow())
@@ -168,7 +170,7 @@ def reject_merge(db: Session, merge: CustomerMerge, by: str) -> CustomerMerge:
     """
     merge = _lock_merge(db, merge)
     if merge.status != "proposed":
-        raise MergeConflict(f"merge {merge.id} is {merge.status}, not proposed")
+        raise MergeConflict(f"合并记录 #{merge.id} 已是「{STATUS_LABELS[merge.status]}」，不再待确认")
     merge.status, merge.undone_at, merge.undone_by = "rejected", utcnow(), by
     return merge
 
@@ -185,14 +187,14 @@ def undo_merge(db: Session, merge: CustomerMerge, by: str,
     """
     merge = _lock_merge(db, merge)
     if merge.status != "merged":
-        raise MergeConflict(f"merge {merge.id} is {merge.status}; only a merged one can be undone")
+        raise MergeConflict(f"合并记录 #{merge.id} 是「{STATUS_LABELS[merge.status]}」，只有已合并的才能撤销")
     source, target = _lock(db, db.get(Customer, merge.source_id), db.get(Customer, merge.target_id))
     if target.merged_into_id is not None:
         live = live_customer(db, target.id)
-        raise MergeConflict(f"customer {target.id} has since been merged into customer "
-                            f"{live.id if live else target.merged_into_id}; undo that merge first")
+        raise MergeConflict(f"客户 #{target.id} 之后又合并到了客户 #{live.id if live else target.merged_into_id}，"
+                            "请先撤销那次合并")
     if source.merged_into_id != target.id:
-        raise MergeConflict(f"customer {source.id} is no longer merged into customer {target.id}")
+        raise MergeConflict(f"客户 #{source.id} 已不再合并在客户 #{target.id} 中")
     moved, before = merge.moved or {}, merge.target_before or {}
 
     for identity in db.scalars(select(CustomerIdentity).where(
@@ -241,7 +243,7 @@ def link_member_login(db: Session, web_identity: CustomerIdentity, member: Custo
         web_identity.customer = member
         return None
     return merge_customers(db, browser, member, reason="login", by=by,
-                           detail=f"browser of customer {browser.id} logged in as a member")
+                           detail=f"客户 #{browser.id} 的浏览器以会员身份登录")
 
 
 def link_phone(db: Session, customer: Customer, phone: str,
@@ -263,10 +265,10 @@ def link_phone(db: Session, customer: Customer, phone: str,
     if held.customer_id == customer.id:
         held.last_seen_at = now
         return "already"
-    where = f" in conversation {conversation_id}" if conversation_id else ""
+    where = f"（会话 {conversation_id[:8]}）" if conversation_id else ""
     propose_merge(db, customer, held.customer, reason="phone",
-                  detail=f"customer {customer.id} typed phone {mask_phone(phone)}{where}, "
-                         f"which customer {held.customer_id} has")
+                  detail=f"客户 #{customer.id} 在聊天中留下手机号 {mask_phone(phone)}{where}，"
+                         f"该号码属于客户 #{held.customer_id}")
     return "proposed"
 
 
@@ -278,7 +280,7 @@ def _lock(db: Session, *customers: Customer | None) -> tuple[Customer, ...]:
     and read them afresh, so two merges of one customer cannot both go ahead. Rows
     that reference a locked customer cannot be inserted until the merge commits."""
     if any(c is None for c in customers):
-        raise MergeConflict("a customer of this merge no longer exists")
+        raise MergeConflict("这次合并涉及的客户已不存在")
     ids = sorted({c.id for c in customers})  # always the same order: no deadlock
     list(db.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id)
                     .with_for_update().execution_options(populate_existing=True)))
@@ -294,13 +296,12 @@ def _lock_merge(db: Session, merge: CustomerMerge) -> CustomerMerge:
 
 def _check_mergeable(db: Session, source: Customer, target: Customer) -> None:
     if source.id == target.id:
-        raise SelfMerge("a customer cannot be merged into itself")
-    for role, customer in (("source", source), ("target", target)):
+        raise SelfMerge("不能把客户合并到自己")
+    for role, customer in (("被合并的", source), ("目标", target)):
         if customer.merged_into_id is not None:
             live = live_customer(db, customer.id)
-            where = f"customer {live.id}" if live else f"customer {customer.merged_into_id}"
-            raise MergeConflict(f"{role} customer {customer.id} was already merged into {where}; "
-                                f"use {where} instead")
+            where = f"客户 #{live.id if live else customer.merged_into_id}"
+            raise MergeConflict(f"{role}客户 #{customer.id} 已合并到{where}，请改用{where}")
 
 
 def _perform(db: Session, merge: CustomerMerge, source: Customer, target: Customer, by: str,

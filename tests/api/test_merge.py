@@ -126,14 +126,14 @@ def test_staff_merge_moves_history_and_the_visitors_chat_continues_as_the_member
 def test_merges_that_make_no_sense_are_refused_with_the_reason(shop, db):
     _, _, anon, _, member, _ = two_customers(shop, db)
     self_merge = merge(shop, member, member)
-    assert self_merge.status_code == 422 and "itself" in self_merge.json()["detail"]
+    assert self_merge.status_code == 422 and "合并到自己" in self_merge.json()["detail"]
     assert merge(shop, member, 99999).status_code == 404
     assert merge(shop, 99999, member).status_code == 404
     assert merge(shop, member, anon).status_code == 201
     twice = merge(shop, member, anon)
-    assert twice.status_code == 409 and f"customer {member}" in twice.json()["detail"]
+    assert twice.status_code == 409 and f"客户 #{member}" in twice.json()["detail"]
     into_merged = merge(shop, anon, Browser(shop).session()["customer"]["id"])
-    assert into_merged.status_code == 409 and f"use customer {member}" in into_merged.json()["detail"]
+    assert into_merged.status_code == 409 and f"请改用客户 #{member}" in into_merged.json()["detail"]
 
 
 def test_undo_restores_exactly_and_keeps_what_the_member_got_later(shop, db):
@@ -159,7 +159,7 @@ def test_undo_restores_exactly_and_keeps_what_the_member_got_later(shop, db):
     assert [(h["to_stage"], h["trigger"]) for h in history][-2:] == [("growing", "merge"), ("new", "merge")]
 
     undo_again = shop.post(f"/api/merges/{merge_id}/undo", headers=AUTH)
-    assert undo_again.status_code == 409 and "undone" in undo_again.json()["detail"]
+    assert undo_again.status_code == 409 and "已撤销" in undo_again.json()["detail"]
 
 
 def test_undo_puts_back_the_fields_the_merge_filled_in(db, settings_env):
@@ -190,7 +190,7 @@ def test_undo_is_refused_while_the_target_is_merged_into_someone_else(shop, db):
     assert order_numbers(shop, third) >= set(anon_orders)
     refused = shop.post(f"/api/merges/{first}/undo", headers=AUTH)
     assert refused.status_code == 409
-    assert f"merged into customer {third}" in refused.json()["detail"] and "undo that merge first" in refused.json()["detail"]
+    assert f"合并到了客户 #{third}" in refused.json()["detail"] and "请先撤销那次合并" in refused.json()["detail"]
     with pytest.raises(MergeConflict):  # the service refuses it too, not just the route
         undo_merge(db, db.get(CustomerMerge, first), by="t")
     db.rollback()
@@ -313,7 +313,7 @@ def test_another_customers_phone_only_proposes_a_merge_for_staff(shop, db):
     assert stranger.session()["customer"]["id"] == member
     assert len(shop.get(f"/internal/customers/{anon}/orders", headers=AUTH_INTERNAL).json()["orders"]) == 3
     again = shop.post(f"/api/merges/{proposal['id']}/confirm", headers=AUTH)
-    assert again.status_code == 409 and "merged, not proposed" in again.json()["detail"]
+    assert again.status_code == 409 and "已合并」，不再待确认" in again.json()["detail"]
 
 
 def test_a_rejected_proposal_merges_nothing(shop, db):

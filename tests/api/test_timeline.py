@@ -109,7 +109,7 @@ def test_timeline_access_and_unknown_or_merged_away_customers(client, db):
     client.post(f"/api/customers/{b}/merge", json={"source_id": a}, headers=AUTH)
     assert timeline(client, 99999).status_code == 404
     gone = timeline(client, a)
-    assert gone.status_code == 404 and f"merged into customer {b}" in gone.json()["detail"]
+    assert gone.status_code == 404 and f"已合并到客户 #{b}" in gone.json()["detail"]
 
     assert TestClient(client.app).get(f"/api/customers/{b}/timeline").status_code == 401
     auth.create_staff(db, "agent2", "password123", "agent")

@@ -155,32 +155,14 @@
     }
   }
 
-  // The staff API answers some errors in English (it is also an API for scripts).
+  // The staff API answers in Chinese; these few come from shared code that also
+  // serves scripts, in English.
   const TRANSLATIONS = [
-    [/^not logged in, or the session has expired$/, () => "登录已失效，请重新登录。"],
-    [/^this needs the admin role$/, () => "此操作需要管理员（admin）权限。"],
-    [/^missing X-Requested-With header$/, () => "请求被拒绝（缺少 X-Requested-With 请求头）。"],
-    [/^no customer (\d+)$/, (m) => "客户 #" + m[1] + " 不存在。"],
-    [/^no merge (\d+)$/, (m) => "合并记录 #" + m[1] + " 不存在。"],
-    [/^customer (\d+) was merged into customer (\d+)$/, (m) => "客户 #" + m[1] + " 已合并到客户 #" + m[2] + "。"],
     [/^unknown stage/, () => "未知的客户阶段。"],
-    [/^a customer cannot be merged into itself$/, () => "不能把客户合并到自己。"],
-    [/^merge (\d+) is (\w+), not proposed$/, (m) => "合并记录 #" + m[1] + " 已是“" + (MERGE_STATUS[m[2]] || m[2]) + "”，不再是待确认状态。"],
-    [/^merge (\d+) is (\w+); only a merged one can be undone$/, (m) => "合并记录 #" + m[1] + " 是“" + (MERGE_STATUS[m[2]] || m[2]) + "”，只有已合并的才能撤销。"],
     [/^database unavailable$/, () => "数据库繁忙，请稍后重试。"],
   ];
 
-  // Merge records are written by the service in English for the log; show them in Chinese.
-  const MERGE_DETAILS = [
-    [/^browser of customer (\d+) logged in as a member$/, (m) => "客户 #" + m[1] + " 的浏览器登录了会员账号"],
-    [/^merged by (.+)$/, (m) => "由 " + m[1] + " 合并"],
-  ];
-
   function mergeDetail(text) {
-    for (const [re, fn] of MERGE_DETAILS) {
-      const m = re.exec(text || "");
-      if (m) return fn(m);
-    }
     return text || "";
   }
 
