@@ -21,6 +21,7 @@ from api.db.session import get_sessionmaker
 from api.routes import admin as admin_routes
 from api.routes import auth as auth_routes
 from api.routes import customers, health, internal, nlg, orders, staff, web_chat
+from api.routes import workspace as workspace_routes
 from api.services.responses import ResponseCatalog
 from api.services.variants import VariantStore
 from bot.rasa_client import RasaClient
@@ -132,6 +133,7 @@ def create_app() -> FastAPI:
         app.include_router(router)
     app.include_router(auth_routes.router)
     app.include_router(admin_routes.router)
+    app.include_router(workspace_routes.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

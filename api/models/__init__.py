@@ -1,14 +1,16 @@
 """ORM models. Alembic (api/alembic) owns the schema; these describe it."""
 from api.models.content import ContentRevision, Offer, OfferIssuance, ReplyVariant
-from api.models.conversation import Conversation, Message
+from api.models.conversation import Conversation, ConversationEvent, Message
 from api.models.customer import Customer, CustomerIdentity, CustomerMerge, StageTransition
 from api.models.job import JobRun
 from api.models.order import Order, OrderItem, Product
-from api.models.staff import StaffSession, StaffUser
+from api.models.staff import CannedReply, StaffRoute, StaffSession, StaffUser
 
 __all__ = [
+    "CannedReply",
     "ContentRevision",
     "Conversation",
+    "ConversationEvent",
     "Customer",
     "CustomerIdentity",
     "CustomerMerge",
@@ -21,6 +23,7 @@ __all__ = [
     "Product",
     "ReplyVariant",
     "StageTransition",
+    "StaffRoute",
     "StaffSession",
     "StaffUser",
 ]

@@ -40,3 +40,27 @@ class StaffSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     staff: Mapped[StaffUser] = relationship()
+
+
+class CannedReply(Base):
+    """A ready answer staff insert into a reply."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(1000))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffRoute(Base):
+    """Customers of a stage and/or persona have a dedicated staff member, who gets their
+    escalations first (patent step 4)."""
+
+    __tablename__ = "staff_routes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    stage: Mapped[str | None] = mapped_column(String(16))
+    persona: Mapped[str | None] = mapped_column(String(24))

@@ -91,7 +91,7 @@ async def send_message(
 
     def load():
         customer_id = _customer_id_from_cookie(db, hx_cid)
-        conv = convs.owned_conversation(db, customer_id, conversation_id)
+        conv = convs.owned_conversation(db, customer_id, conversation_id, for_update=True)
         if conv is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_YOURS)
         if conv.status != "open":

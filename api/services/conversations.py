@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from bot.rasa_client import BotTurn
 from api.db.base import utcnow
 from api.models import Conversation, Customer, Message
+from api.services import handoff
+from api.services.escalation import escalation_reason
 from api.services.merge import MergeError, find_phone, link_phone
 
-HANDOFF_TEMPLATE = "utter_handoff"
 # Shown when the bot cannot answer; the message itself is kept for staff.
 BOT_UNAVAILABLE_TEXT = (
     "抱歉，智能助手暂时无法回复。您的消息我们已经收到，人工客服会尽快为您处理，请稍候。"
@@ -49,9 +50,14 @@ def current_conversation(db: Session, customer: Customer, channel: str, idle_min
     return conv
 
 
-def owned_conversation(db: Session, customer_id: int, conversation_id: str) -> Conversation | None:
-    """The conversation only if it belongs to this customer: others' ids are 'not found'."""
-    conv = db.get(Conversation, conversation_id)
+def owned_conversation(db: Session, customer_id: int, conversation_id: str,
+                       for_update: bool = False) -> Conversation | None:
+    """The conversation only if it belongs to this customer: others' ids are 'not found'.
+
+    ``for_update`` locks its row (PostgreSQL) until the transaction ends: a message
+    stored under the lock sees the handler a concurrent hand-back leaves, not the one
+    before it, so it is answered by exactly one side."""
+    conv = db.get(Conversation, conversation_id, with_for_update=for_update, populate_existing=for_update)
     if conv is None or conv.customer_id != customer_id:
         return None
     return conv
@@ -118,27 +124,42 @@ def flag(conv: Conversation, reason: str) -> None:
         conv.needs_attention, conv.attention_reason = True, reason
 
 
-def store_bot_turn(db: Session, conv: Conversation, inbound: Message, turn: BotTurn) -> list[Message]:
+def store_bot_turn(db: Session, conv: Conversation, inbound: Message, turn: BotTurn,
+                   context: dict | None = None) -> list[Message]:
+    """Store the bot's replies; when the turn calls for a person (escalation.py), put the
+    conversation in the staff queue and tell the customer their place in it."""
     now = utcnow()
+    context = context or {}
     inbound.intent, inbound.intent_confidence = turn.intent, turn.intent_confidence
+    previous = db.scalar(select(Message.template).where(
+        Message.conversation_id == conv.id, Message.author == "bot", Message.id < inbound.id)
+        .order_by(Message.id.desc()).limit(1))
     out = [Message(conversation_id=conv.id, direction="outbound", author="bot", text=r.text,
                    template=r.template, variant_id=r.variant_id, reply_to_id=inbound.id, created_at=now)
            for r in turn.replies]
     db.add_all(out)
-    if any(r.template == HANDOFF_TEMPLATE for r in turn.replies):
-        flag(conv, "handoff_requested")
     conv.last_activity_at = now
+    reason = escalation_reason(templates=[r.template for r in turn.replies], intent=turn.intent,
+                               previous_bot_template=previous, stage=context.get("stage"),
+                               persona=context.get("persona"), text=inbound.text)
+    if reason:
+        notice = handoff.escalate(db, conv, reason, reply_to_id=inbound.id, now=now)
+        if notice is not None:
+            out.append(notice)
     db.commit()
     return out
 
 
-def store_unanswered(db: Session, conv: Conversation, inbound: Message, reason: str) -> Message:
-    """The bot failed: tell the customer politely and flag the conversation for staff."""
+def store_unanswered(db: Session, conv: Conversation, inbound: Message, reason: str) -> list[Message]:
+    """The bot failed: tell the customer politely and put the conversation in the queue."""
     now = utcnow()
     msg = Message(conversation_id=conv.id, direction="outbound", author="system",
                   text=BOT_UNAVAILABLE_TEXT, reply_to_id=inbound.id, created_at=now)
     db.add(msg)
-    flag(conv, reason)
     conv.last_activity_at = now
+    out = [msg]
+    notice = handoff.escalate(db, conv, reason, reply_to_id=inbound.id, now=now)
+    if notice is not None:
+        out.append(notice)
     db.commit()
-    return msg
+    return out

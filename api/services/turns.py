@@ -50,8 +50,8 @@ async def run_bot_turn(
         turn = await rasa.send(conv.id, text_for_nlu(inbound.text), metadata)
     except BotUnavailable as exc:
         log.warning("bot unavailable in conversation %s: %s", mask_identifier(conv.id, 8), exc)
-        return [await run_in_threadpool(convs.store_unanswered, db, conv, inbound, "bot_unavailable")]
+        return await run_in_threadpool(convs.store_unanswered, db, conv, inbound, "bot_unavailable")
     if not turn.replies:
         log.warning("bot gave no reply in conversation %s", mask_identifier(conv.id, 8))
-        return [await run_in_threadpool(convs.store_unanswered, db, conv, inbound, "bot_no_reply")]
-    return await run_in_threadpool(convs.store_bot_turn, db, conv, inbound, turn)
+        return await run_in_threadpool(convs.store_unanswered, db, conv, inbound, "bot_no_reply")
+    return await run_in_threadpool(convs.store_bot_turn, db, conv, inbound, turn, context)

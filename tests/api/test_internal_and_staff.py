@@ -46,7 +46,10 @@ def test_staff_api_lists_flagged_conversations_with_masked_personal_data(client,
     flagged = client.get("/api/conversations", params={"needs_attention": True}, headers=AUTH_ADMIN).json()
     assert flagged["total"] == 1 and flagged["items"][0]["attention_reason"] == "handoff_requested"
     detail = client.get(f"/api/conversations/{conv}", headers=AUTH_ADMIN).json()
-    assert [m["template"] for m in detail["messages"]] == [None, "utter_handoff"]
+    assert [m["template"] for m in detail["messages"]] == [None, "utter_handoff", None]
+    # The escalation put the conversation in the staff queue and told the customer so.
+    assert detail["handler"] == "waiting" and detail["messages"][-1]["author"] == "system"
+    assert "人工客服" in detail["messages"][-1]["text"]
     assert detail["messages"][0]["intent"] == "request_human"
     customer = client.get(f"/api/customers/{detail['customer_id']}", headers=AUTH_ADMIN).json()
     assert customer["last_ip_masked"] == "***"  # the test client's peer is not an IP

@@ -106,7 +106,8 @@ def test_bot_down_or_slow_keeps_message_tells_customer_and_flags(client, session
     resp = send(client, conv_id, "你好，在吗")
     assert resp.status_code == 200
     replies = resp.json()["replies"]
-    assert len(replies) == 1 and replies[0]["author"] == "system" and replies[0]["text"] == BOT_UNAVAILABLE_TEXT
+    assert [r["author"] for r in replies] == ["system", "system"] and replies[0]["text"] == BOT_UNAVAILABLE_TEXT
+    assert "转接人工客服" in replies[1]["text"]  # and where they are in the queue
     db.expire_all()
     assert db.scalar(select(Message.text).where(Message.direction == "inbound")) == "你好，在吗"
     conv = db.get(Conversation, conv_id)
@@ -117,9 +118,19 @@ def test_bot_error_status_and_empty_reply_are_flagged(client, session_for, rasa,
     conv_id = session_for()["conversation"]["id"]
     rasa.reply = lambda body: httpx.Response(500, text="boom")
     assert send(client, conv_id, "一").json()["replies"][0]["author"] == "system"
+    # Now waiting for a person: the next message is stored for staff, the bot is not asked.
+    asked = len(rasa.requests)
+    second = send(client, conv_id, "二").json()
+    assert second["replies"] == [] and second["conversation"]["handler"] == "waiting"
+    assert len(rasa.requests) == asked and count(db, Message) == 4
+
+    client.cookies.clear()
+    other = session_for()  # a new browser: a new customer and conversation
     rasa.reply = lambda body: httpx.Response(200, json=[])
-    assert send(client, conv_id, "二").json()["replies"][0]["text"] == BOT_UNAVAILABLE_TEXT
-    assert count(db, Message) == 4
+    replies = send(client, other["conversation"]["id"], "三").json()["replies"]
+    assert replies[0]["text"] == BOT_UNAVAILABLE_TEXT
+    db.expire_all()
+    assert db.get(Conversation, other["conversation"]["id"]).attention_reason == "bot_no_reply"
 
 
 def test_retry_with_same_client_message_id_is_stored_and_answered_once(client, session_for, rasa, db):

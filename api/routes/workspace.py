@@ -1,0 +1,245 @@
+"""The staff workspace: the queue of escalated chats, claiming, replying, notes,
+handing back and resolving. Agents act only on waiting conversations and their own;
+admins see and may release every conversation."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.db.base import utcnow
+from api.deps import AdminDep, DbDep, RasaDep, StaffDep
+from api.models import (
+    CannedReply,
+    Conversation,
+    ConversationEvent,
+    Customer,
+    CustomerIdentity,
+    Message,
+    Order,
+    StaffUser,
+)
+from api.models.customer import STAGE_LABELS
+from api.schemas.workspace import (
+    CannedIn,
+    CannedOut,
+    CustomerProfile,
+    NoteIn,
+    ProfileConversation,
+    ProfileOrder,
+    QueueItem,
+    QueueOut,
+    ReplyIn,
+    WorkspaceConversation,
+    WorkspaceEvent,
+    WorkspaceMessage,
+)
+from api.services import handoff
+from api.services.auth import Principal
+from api.services.turns import customer_context, run_bot_turn
+from bot.privacy import mask_identifier, mask_text
+from bot.text import InvalidMessage, clean_customer_text
+
+router = APIRouter(prefix="/api/staff", tags=["staff workspace"])
+
+
+def _last_texts(db: Session, conv_ids: list[str]) -> dict[str, str]:
+    if not conv_ids:
+        return {}
+    newest = (select(Message.conversation_id, func.max(Message.id).label("id"))
+              .where(Message.conversation_id.in_(conv_ids)).group_by(Message.conversation_id).subquery())
+    rows = db.execute(select(Message.conversation_id, Message.text).join(newest, Message.id == newest.c.id))
+    return {cid: mask_text(text)[:80] for cid, text in rows}
+
+
+def _items(db: Session, convs: list[Conversation], now: datetime) -> list[QueueItem]:
+    customers = {c.id: c for c in db.scalars(select(Customer).where(
+        Customer.id.in_({c.customer_id for c in convs})))} if convs else {}
+    last = _last_texts(db, [c.id for c in convs])
+    waiting = sorted((c for c in convs if c.handler == "waiting"), key=lambda c: c.escalated_at or now)
+    position = {c.id: n for n, c in enumerate(waiting, 1)}
+    return [QueueItem(
+        conversation_id=c.id, customer_id=c.customer_id, customer_name=customers[c.customer_id].display_name,
+        stage=customers[c.customer_id].stage, persona=customers[c.customer_id].persona, channel=c.channel,
+        handler=c.handler, reason=c.attention_reason, escalated_at=c.escalated_at, claimed_at=c.claimed_at,
+        waiting_seconds=int((now - c.escalated_at).total_seconds()) if c.escalated_at and c.handler == "waiting"
+        else None, position=position.get(c.id), assigned_staff_id=c.assigned_staff_id,
+        preferred_staff_id=c.preferred_staff_id, last_message=last.get(c.id)) for c in convs]
+
+
+@router.get("/queue", response_model=QueueOut)
+def queue(db: DbDep, staff: StaffDep) -> QueueOut:
+    """Waiting conversations, oldest first (an agent's reserved ones first), and the
+    ones this staff member has; admins also see the ones others have."""
+    now = utcnow()
+    open_ = Conversation.status == "open"
+    waiting = list(db.scalars(select(Conversation).where(open_, Conversation.handler == "waiting")
+                              .order_by(Conversation.escalated_at)))
+    taken = list(db.scalars(select(Conversation).where(open_, Conversation.handler == "staff")
+                            .order_by(Conversation.claimed_at)))
+    waiting_items = _items(db, waiting, now)
+    waiting_items.sort(key=lambda i: (i.preferred_staff_id != staff.id, i.position or 0))
+    taken_items = _items(db, taken, now)
+    return QueueOut(waiting=waiting_items,
+                    mine=[i for i in taken_items if i.assigned_staff_id == staff.id],
+                    others=[i for i in taken_items if i.assigned_staff_id != staff.id] if staff.is_admin else [])
+
+
+def _may_see(db: Session, conv: Conversation, staff: Principal) -> bool:
+    if staff.is_admin or conv.handler == "waiting" or conv.assigned_staff_id == staff.id:
+        return True
+    # Conversations this agent took part in before stay readable to them.
+    return db.scalar(select(ConversationEvent.id).where(
+        ConversationEvent.conversation_id == conv.id, ConversationEvent.staff_id == staff.id).limit(1)) is not None
+
+
+def _conversation(db: Session, conversation_id: str, staff: Principal) -> Conversation:
+    conv = db.get(Conversation, conversation_id)
+    if conv is None or not _may_see(db, conv, staff):
+        # Not "forbidden": an agent learns nothing about conversations that are not theirs.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "会话不存在，或不在您的接待范围内")
+    return conv
+
+
+def _staff_names(db: Session, ids: set[int | None]) -> dict[int, str]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))).all())
+
+
+def _profile(db: Session, customer: Customer, current: str) -> CustomerProfile:
+    identities = list(db.scalars(select(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)))
+    orders = list(db.scalars(select(Order).where(Order.customer_id == customer.id)
+                             .order_by(Order.placed_at.desc()).limit(5)))
+    total = db.scalar(select(func.count(Order.id)).where(Order.customer_id == customer.id)) or 0
+    counts = (select(Message.conversation_id, func.count(Message.id).label("n"))
+              .group_by(Message.conversation_id).subquery())
+    past = db.execute(select(Conversation, counts.c.n).outerjoin(counts, counts.c.conversation_id == Conversation.id)
+                      .where(Conversation.customer_id == customer.id, Conversation.id != current)
+                      .order_by(Conversation.last_activity_at.desc()).limit(5)).all()
+    kinds = {i.kind for i in identities}
+    tags = [STAGE_LABELS.get(customer.stage, customer.stage)]
+    tags += ["会员"] if "user_id" in kinds else []
+    tags += ["已留手机号"] if "phone" in kinds else []
+    tags += ["微信"] if "wechat_openid" in kinds else []
+    return CustomerProfile(
+        id=customer.id, display_name=customer.display_name, stage=customer.stage,
+        stage_label=STAGE_LABELS.get(customer.stage, customer.stage), persona=customer.persona,
+        points=customer.points, tags=tags,
+        identities=[f"{i.kind}:{mask_identifier(i.value)}" for i in identities if i.kind != "web_client"],
+        orders=[ProfileOrder(order_no=o.order_no, status=o.status, amount=o.amount, placed_at=o.placed_at)
+                for o in orders], orders_total=total,
+        past_conversations=[ProfileConversation(id=c.id, channel=c.channel, status=c.status,
+                                                started_at=c.started_at, last_activity_at=c.last_activity_at,
+                                                messages=n or 0) for c, n in past])
+
+
+@router.get("/conversations/{conversation_id}", response_model=WorkspaceConversation)
+def conversation(conversation_id: str, db: DbDep, staff: StaffDep,
+                 after_id: Annotated[int, Query(ge=0)] = 0) -> WorkspaceConversation:
+    """One conversation as the workspace shows it. ``after_id`` returns only newer
+    messages, for polling."""
+    conv = _conversation(db, conversation_id, staff)
+    messages = list(db.scalars(select(Message).where(Message.conversation_id == conv.id, Message.id > after_id)
+                               .order_by(Message.id).limit(500)))
+    events = list(db.scalars(select(ConversationEvent).where(ConversationEvent.conversation_id == conv.id)
+                             .order_by(ConversationEvent.id)))
+    names = _staff_names(db, {m.staff_id for m in messages} | {e.staff_id for e in events})
+    return WorkspaceConversation(
+        conversation=_items(db, [conv], utcnow())[0],
+        messages=[WorkspaceMessage(id=m.id, author=m.author, text=mask_text(m.text), staff_name=names.get(m.staff_id),
+                                   template=m.template, intent=m.intent, created_at=m.created_at)
+                  for m in messages],
+        events=[WorkspaceEvent(id=e.id, kind=e.kind, staff_name=names.get(e.staff_id),
+                               text=mask_text(e.text) if e.text else None, detail=e.detail or {}, at=e.at)
+                for e in events],
+        customer=_profile(db, db.get(Customer, conv.customer_id), conv.id))
+
+
+def _act(fn, db: Session, conv: Conversation, staff: Principal, *args) -> WorkspaceMessage:
+    try:
+        msg = fn(db, conv, staff, *args)
+    except handoff.HandoffConflict as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    return WorkspaceMessage(id=msg.id, author=msg.author, text=msg.text, staff_name=staff.display_name
+                            if msg.author == "staff" else None, template=None, intent=None, created_at=msg.created_at)
+
+
+@router.post("/conversations/{conversation_id}/claim", response_model=WorkspaceMessage)
+def claim(conversation_id: str, db: DbDep, staff: StaffDep) -> WorkspaceMessage:
+    """Take a waiting conversation; 409 with the reason when someone else was faster."""
+    return _act(handoff.claim, db, _conversation(db, conversation_id, staff), staff)
+
+
+@router.post("/conversations/{conversation_id}/take-over", response_model=WorkspaceMessage)
+def take_over(conversation_id: str, db: DbDep, admin: AdminDep) -> WorkspaceMessage:
+    """Admins may step into a conversation the bot is having."""
+    return _act(handoff.take_over, db, _conversation(db, conversation_id, admin), admin)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=WorkspaceMessage,
+             status_code=status.HTTP_201_CREATED)
+def reply(conversation_id: str, body: ReplyIn, db: DbDep, staff: StaffDep) -> WorkspaceMessage:
+    try:
+        text = clean_customer_text(body.text, 2000)
+    except InvalidMessage as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    return _act(handoff.staff_reply, db, _conversation(db, conversation_id, staff), staff, text)
+
+
+@router.post("/conversations/{conversation_id}/notes", response_model=WorkspaceEvent,
+             status_code=status.HTTP_201_CREATED)
+def note(conversation_id: str, body: NoteIn, db: DbDep, staff: StaffDep) -> WorkspaceEvent:
+    event = handoff.add_note(db, _conversation(db, conversation_id, staff), staff, body.text.strip())
+    return WorkspaceEvent(id=event.id, kind=event.kind, staff_name=staff.display_name, text=event.text,
+                          detail={}, at=event.at)
+
+
+@router.post("/conversations/{conversation_id}/hand-back", response_model=WorkspaceMessage)
+async def hand_back(conversation_id: str, db: DbDep, staff: StaffDep, rasa: RasaDep) -> WorkspaceMessage:
+    """Back to the bot. A customer message that arrived during the hand-back is
+    answered by the bot now, so nothing the customer said goes unanswered."""
+    def release():
+        conv = _conversation(db, conversation_id, staff)
+        notice = _act(handoff.hand_back, db, conv, staff)
+        pending = handoff.unanswered_since_handback(db, conv)
+        context = customer_context(db, db.get(Customer, conv.customer_id)) if pending else None
+        db.commit()
+        return conv, notice, pending, context
+
+    conv, notice, pending, context = await run_in_threadpool(release)
+    if pending is not None:
+        await run_bot_turn(db, rasa, conv, pending, context)
+    return notice
+
+
+@router.post("/conversations/{conversation_id}/resolve", response_model=WorkspaceMessage)
+def resolve(conversation_id: str, db: DbDep, staff: StaffDep) -> WorkspaceMessage:
+    return _act(handoff.resolve, db, _conversation(db, conversation_id, staff), staff)
+
+
+@router.get("/canned-replies", response_model=list[CannedOut])
+def canned_replies(db: DbDep, _: StaffDep) -> list[CannedReply]:
+    return list(db.scalars(select(CannedReply).order_by(CannedReply.title)))
+
+
+@router.post("/canned-replies", response_model=CannedOut, status_code=status.HTTP_201_CREATED)
+def add_canned_reply(body: CannedIn, db: DbDep, admin: AdminDep) -> CannedReply:
+    row = CannedReply(title=body.title.strip(), text=body.text.strip(), created_by=admin.username)
+    db.add(row)
+    db.commit()
+    return row
+
+
+@router.delete("/canned-replies/{reply_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_canned_reply(reply_id: int, db: DbDep, _: AdminDep) -> None:
+    row = db.get(CannedReply, reply_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"快捷回复 #{reply_id} 不存在")
+    db.delete(row)
+    db.commit()

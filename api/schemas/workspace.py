@@ -1,0 +1,108 @@
+"""What the staff workspace reads: the queue, one conversation with its customer."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from api.schemas.types import UtcDatetime
+
+
+class QueueItem(BaseModel):
+    conversation_id: str
+    customer_id: int
+    customer_name: str | None
+    stage: str
+    persona: str | None
+    channel: str
+    handler: str
+    reason: str | None
+    escalated_at: UtcDatetime | None
+    claimed_at: UtcDatetime | None
+    waiting_seconds: int | None
+    position: int | None  # 1 = next in line
+    assigned_staff_id: int | None
+    preferred_staff_id: int | None
+    last_message: str | None  # masked
+
+
+class QueueOut(BaseModel):
+    waiting: list[QueueItem]
+    mine: list[QueueItem]
+    others: list[QueueItem]  # admins only: conversations other staff have
+
+
+class WorkspaceMessage(BaseModel):
+    id: int
+    author: str
+    text: str  # masked
+    staff_name: str | None
+    template: str | None
+    intent: str | None
+    created_at: UtcDatetime
+
+
+class WorkspaceEvent(BaseModel):
+    id: int
+    kind: str
+    staff_name: str | None
+    text: str | None
+    detail: dict
+    at: UtcDatetime
+
+
+class ProfileOrder(BaseModel):
+    order_no: str
+    status: str
+    amount: Decimal
+    placed_at: UtcDatetime
+
+
+class ProfileConversation(BaseModel):
+    id: str
+    channel: str
+    status: str
+    started_at: UtcDatetime
+    last_activity_at: UtcDatetime
+    messages: int
+
+
+class CustomerProfile(BaseModel):
+    id: int
+    display_name: str | None
+    stage: str
+    stage_label: str
+    persona: str | None
+    points: int
+    tags: list[str]
+    identities: list[str]  # kind and masked value
+    orders: list[ProfileOrder]
+    orders_total: int
+    past_conversations: list[ProfileConversation]
+
+
+class WorkspaceConversation(BaseModel):
+    conversation: QueueItem
+    messages: list[WorkspaceMessage]
+    events: list[WorkspaceEvent]
+    customer: CustomerProfile
+
+
+class ReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class CannedIn(BaseModel):
+    title: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=1000)
+
+
+class CannedOut(BaseModel):
+    id: int
+    title: str
+    text: str
+    created_by: str
