@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict, deque
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -127,6 +128,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(OperationalError, on_database_error)
     app.add_exception_handler(PoolTimeout, on_database_error)
 
+    app.state.login_attempts = defaultdict(deque)  # address -> recent login attempts (routes/auth.py)
     app.add_middleware(AccessLog)
     for router in (web_chat.router, staff.router, orders.router, health.router, internal.router,
                    nlg.router, customers.router):
@@ -143,6 +145,10 @@ def create_app() -> FastAPI:
     @app.get("/chat", include_in_schema=False)
     def chat_page() -> FileResponse:
         return FileResponse(STATIC / "chat" / "index.html", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/staff", include_in_schema=False)
+    def staff_page() -> FileResponse:
+        return FileResponse(STATIC / "staff" / "index.html", headers={"Cache-Control": "no-cache"})
 
     @app.get("/admin", include_in_schema=False)
     def admin_page() -> FileResponse:

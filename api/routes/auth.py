@@ -1,7 +1,10 @@
 """Staff login and logout, and admins managing staff accounts."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Cookie, HTTPException, Response, status
+import time
+from collections import deque
+
+from fastapi import APIRouter, Cookie, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
@@ -9,12 +12,33 @@ from api.deps import AdminDep, DbDep, SettingsDep, StaffDep
 from api.models import StaffUser
 from api.schemas.auth import LoginIn, StaffOut, StaffUserIn, StaffUserOut
 from api.services import auth
+from api.services.identity import client_ip
 
 router = APIRouter(prefix="/api", tags=["staff accounts"])
 
+# Per address, on top of the per-account lock: one address trying many usernames.
+LOGINS_PER_ADDRESS = 20
+LOGIN_WINDOW_SECONDS = 300
+
+
+def _throttle(request: Request, address: str) -> None:
+    """In memory, per application (one service process); several workers would need a
+    shared store."""
+    attempts: dict[str, deque[float]] = request.app.state.login_attempts
+    now = time.monotonic()
+    recent = attempts[address]
+    while recent and now - recent[0] > LOGIN_WINDOW_SECONDS:
+        recent.popleft()
+    if len(recent) >= LOGINS_PER_ADDRESS:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "登录尝试过于频繁，请稍后再试",
+                            headers={"Retry-After": str(int(LOGIN_WINDOW_SECONDS - (now - recent[0])) + 1)})
+    recent.append(now)
+
 
 @router.post("/auth/login", response_model=StaffOut)
-async def login(body: LoginIn, response: Response, db: DbDep, settings: SettingsDep) -> StaffOut:
+async def login(body: LoginIn, request: Request, response: Response, db: DbDep, settings: SettingsDep) -> StaffOut:
+    _throttle(request, client_ip(request.client.host if request.client else None,
+                        request.headers.get("x-forwarded-for"), settings.trusted_proxies) or "unknown")
     # scrypt takes tens of milliseconds on purpose: keep it off the event loop.
     try:
         token, user = await run_in_threadpool(auth.login, db, body.username, body.password,

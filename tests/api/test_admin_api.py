@@ -183,3 +183,13 @@ def test_staff_accounts_from_the_command_line(settings_env, client, monkeypatch,
     assert main(["set-password", "lead"]) == 0  # also unlocks
     assert login(client, "lead", "lead-password-2").status_code == 200
     assert main(["set-password", "nobody"]) == 1
+
+
+def test_one_address_trying_many_accounts_is_slowed_down(client):
+    from api.routes import auth as auth_routes
+
+    for n in range(auth_routes.LOGINS_PER_ADDRESS):
+        assert login(client, f"user{n}", "wrong").status_code == 401
+    blocked = login(client, "someone-else", "wrong")
+    assert blocked.status_code == 429 and "过于频繁" in blocked.json()["detail"]
+    assert int(blocked.headers["Retry-After"]) > 0

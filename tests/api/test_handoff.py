@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.db import session as db_session
-from api.models import Conversation, ConversationEvent, Customer, StaffRoute
+from api.models import Conversation, ConversationEvent, StaffRoute
 from api.services import handoff
 from api.services.auth import Principal, create_staff
 from api.services.escalation import escalation_reason
