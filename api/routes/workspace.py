@@ -21,9 +21,10 @@ from api.models import (
     CustomerIdentity,
     Message,
     Order,
+    StaffRoute,
     StaffUser,
 )
-from api.models.customer import STAGE_LABELS
+from api.models.customer import STAGE_LABELS, STAGES
 from api.schemas.workspace import (
     CannedIn,
     CannedOut,
@@ -34,6 +35,8 @@ from api.schemas.workspace import (
     QueueItem,
     QueueOut,
     ReplyIn,
+    StaffRouteIn,
+    StaffRouteOut,
     WorkspaceConversation,
     WorkspaceEvent,
     WorkspaceMessage,
@@ -41,6 +44,7 @@ from api.schemas.workspace import (
 from api.services import handoff
 from api.services.auth import Principal
 from api.services.turns import customer_context, run_bot_turn
+from api.services.variants import PERSONAS
 from bot.privacy import mask_identifier, mask_text
 from bot.text import InvalidMessage, clean_customer_text
 
@@ -241,5 +245,42 @@ def delete_canned_reply(reply_id: int, db: DbDep, _: AdminDep) -> None:
     row = db.get(CannedReply, reply_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"快捷回复 #{reply_id} 不存在")
+    db.delete(row)
+    db.commit()
+
+
+@router.get("/routes", response_model=list[StaffRouteOut])
+def list_routes(db: DbDep, _: AdminDep) -> list[StaffRouteOut]:
+    """Which staff member serves which kind of customer first (patent step 4)."""
+    rows = db.execute(select(StaffRoute, StaffUser.display_name).join(StaffUser, StaffUser.id == StaffRoute.staff_id)
+                      .order_by(StaffRoute.id)).all()
+    return [StaffRouteOut(id=r.id, staff_id=r.staff_id, stage=r.stage, persona=r.persona, staff_name=name)
+            for r, name in rows]
+
+
+@router.post("/routes", response_model=StaffRouteOut, status_code=status.HTTP_201_CREATED)
+def add_route(body: StaffRouteIn, db: DbDep, _: AdminDep) -> StaffRouteOut:
+    staff = db.get(StaffUser, body.staff_id)
+    if staff is None or not staff.active:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"员工账号 #{body.staff_id} 不存在或已停用")
+    if body.stage is None and body.persona is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "请至少指定客户阶段或客户类型之一")
+    if body.stage is not None and body.stage not in STAGES:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"未知的阶段 {body.stage!r}；可选：{'、'.join(STAGES)}")
+    if body.persona is not None and body.persona not in PERSONAS:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"未知的客户类型 {body.persona!r}；可选：{'、'.join(PERSONAS)}")
+    row = StaffRoute(staff_id=staff.id, stage=body.stage, persona=body.persona)
+    db.add(row)
+    db.commit()
+    return StaffRouteOut(id=row.id, staff_id=row.staff_id, stage=row.stage, persona=row.persona,
+                         staff_name=staff.display_name)
+
+
+@router.delete("/routes/{route_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_route(route_id: int, db: DbDep, _: AdminDep) -> None:
+    row = db.get(StaffRoute, route_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"分配规则 #{route_id} 不存在")
     db.delete(row)
     db.commit()

@@ -106,3 +106,14 @@ class CannedOut(BaseModel):
     title: str
     text: str
     created_by: str
+
+
+class StaffRouteIn(BaseModel):
+    staff_id: int
+    stage: str | None = None
+    persona: str | None = None
+
+
+class StaffRouteOut(StaffRouteIn):
+    id: int
+    staff_name: str

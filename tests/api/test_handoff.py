@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.db import session as db_session
-from api.models import Conversation, ConversationEvent, StaffRoute
+from api.models import Conversation, ConversationEvent
 from api.services import handoff
 from api.services.auth import Principal, create_staff
 from api.services.escalation import escalation_reason
@@ -152,8 +152,11 @@ def test_resolve_closes_and_an_admin_may_release_but_not_reply(client, rasa, age
 
 
 def test_dedicated_staff_get_their_customers_first(client, rasa, agents, db):
-    db.add(StaffRoute(staff_id=agents["agent2"], stage="prospect"))
-    db.commit()
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    bad = client.post("/api/staff/routes", json={"staff_id": agents["agent2"], "stage": "vip"}, headers=admin)
+    assert bad.status_code == 422 and "未知的阶段" in bad.json()["detail"]
+    route = client.post("/api/staff/routes", json={"staff_id": agents["agent2"], "stage": "prospect"}, headers=admin)
+    assert route.status_code == 201 and route.json()["staff_name"] == "小王"
     conv = customer_asks_for_a_person(client, rasa)
     first = staff_client(client, "agent1")
     refused = first.post(f"/api/staff/conversations/{conv}/claim")
@@ -180,7 +183,8 @@ def test_agents_see_only_what_they_may(client, rasa, agents):
     ("POST", "/api/staff/conversations/x/notes"), ("POST", "/api/staff/conversations/x/hand-back"),
     ("POST", "/api/staff/conversations/x/resolve"), ("POST", "/api/staff/conversations/x/take-over"),
     ("GET", "/api/staff/canned-replies"), ("POST", "/api/staff/canned-replies"),
-    ("DELETE", "/api/staff/canned-replies/1"),
+    ("DELETE", "/api/staff/canned-replies/1"), ("GET", "/api/staff/routes"), ("POST", "/api/staff/routes"),
+    ("DELETE", "/api/staff/routes/1"),
 ])
 def test_every_staff_route_needs_a_login(client, method, path):
     assert client.request(method, path, json={"text": "x", "title": "x"}).status_code == 401
@@ -191,6 +195,7 @@ def test_admin_only_routes(client, rasa, agents):
     agent = staff_client(client, "agent1")
     assert agent.post(f"/api/staff/conversations/{conv}/take-over").status_code == 403
     assert agent.post("/api/staff/canned-replies", json={"title": "问候", "text": "您好"}).status_code == 403
+    assert agent.get("/api/staff/routes").status_code == 403
     admin = {"Authorization": f"Bearer {ADMIN}"}
     assert client.post("/api/staff/canned-replies", json={"title": "问候", "text": "您好"}, headers=admin).status_code == 201
     assert [c["title"] for c in agent.get("/api/staff/canned-replies").json()] == ["问候"]
