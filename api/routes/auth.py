@@ -16,29 +16,31 @@ from api.services.identity import client_ip
 
 router = APIRouter(prefix="/api", tags=["staff accounts"])
 
-# Per address, on top of the per-account lock: one address trying many usernames.
+# Failed logins per address, on top of the per-account lock: one address trying many
+# usernames. Successful logins do not count.
 LOGINS_PER_ADDRESS = 20
 LOGIN_WINDOW_SECONDS = 300
 
 
-def _throttle(request: Request, address: str) -> None:
-    """In memory, per application (one service process); several workers would need a
-    shared store."""
-    attempts: dict[str, deque[float]] = request.app.state.login_attempts
+def _recent_failures(request: Request, address: str) -> deque[float]:
+    """Failed logins from this address in the window. In memory, per application (one
+    service process); several workers would need a shared store."""
+    recent = request.app.state.login_attempts[address]
     now = time.monotonic()
-    recent = attempts[address]
     while recent and now - recent[0] > LOGIN_WINDOW_SECONDS:
         recent.popleft()
-    if len(recent) >= LOGINS_PER_ADDRESS:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "登录尝试过于频繁，请稍后再试",
-                            headers={"Retry-After": str(int(LOGIN_WINDOW_SECONDS - (now - recent[0])) + 1)})
-    recent.append(now)
+    return recent
 
 
 @router.post("/auth/login", response_model=StaffOut)
 async def login(body: LoginIn, request: Request, response: Response, db: DbDep, settings: SettingsDep) -> StaffOut:
-    _throttle(request, client_ip(request.client.host if request.client else None,
-                        request.headers.get("x-forwarded-for"), settings.trusted_proxies) or "unknown")
+    address = client_ip(request.client.host if request.client else None,
+                        request.headers.get("x-forwarded-for"), settings.trusted_proxies) or "unknown"
+    failures = _recent_failures(request, address)
+    if len(failures) >= LOGINS_PER_ADDRESS:
+        retry = int(LOGIN_WINDOW_SECONDS - (time.monotonic() - failures[0])) + 1
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "登录尝试过于频繁，请稍后再试",
+                            headers={"Retry-After": str(retry)})
     # scrypt takes tens of milliseconds on purpose: keep it off the event loop.
     try:
         token, user = await run_in_threadpool(auth.login, db, body.username, body.password,
@@ -47,6 +49,7 @@ async def login(body: LoginIn, request: Request, response: Response, db: DbDep, 
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc),
                             headers={"Retry-After": str(auth.LOCK_MINUTES * 60)}) from None
     except auth.AuthError as exc:
+        failures.append(time.monotonic())
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
     response.set_cookie(auth.SESSION_COOKIE, token, max_age=int(settings.staff_session_hours * 3600),
                         httponly=True, samesite="strict", secure=settings.cookie_secure, path="/")

@@ -25,6 +25,7 @@ from api.models import (
     StaffUser,
 )
 from api.models.customer import STAGE_LABELS, STAGES
+from api.models.order import ORDER_STATUS_LABELS
 from api.schemas.workspace import (
     CannedIn,
     CannedOut,
@@ -64,12 +65,17 @@ def _items(db: Session, convs: list[Conversation], now: datetime) -> list[QueueI
     customers = {c.id: c for c in db.scalars(select(Customer).where(
         Customer.id.in_({c.customer_id for c in convs})))} if convs else {}
     last = _last_texts(db, [c.id for c in convs])
-    waiting = sorted((c for c in convs if c.handler == "waiting"), key=lambda c: c.escalated_at or now)
-    position = {c.id: n for n, c in enumerate(waiting, 1)}
+    if len(convs) == 1:  # one conversation: its place in the whole queue
+        position = {convs[0].id: handoff.waiting_ahead(db, convs[0]) + 1} if convs[0].handler == "waiting" else {}
+    else:  # the whole queue
+        waiting = sorted((c for c in convs if c.handler == "waiting"), key=lambda c: c.escalated_at or now)
+        position = {c.id: n for n, c in enumerate(waiting, 1)}
+    names = _staff_names(db, {c.assigned_staff_id for c in convs})
     return [QueueItem(
         conversation_id=c.id, customer_id=c.customer_id, customer_name=customers[c.customer_id].display_name,
         stage=customers[c.customer_id].stage, persona=customers[c.customer_id].persona, channel=c.channel,
-        handler=c.handler, reason=c.attention_reason, escalated_at=c.escalated_at, claimed_at=c.claimed_at,
+        handler=c.handler, status=c.status, stage_label=STAGE_LABELS.get(customers[c.customer_id].stage, ""),
+        assigned_staff_name=names.get(c.assigned_staff_id), reason=c.attention_reason, escalated_at=c.escalated_at, claimed_at=c.claimed_at,
         waiting_seconds=int((now - c.escalated_at).total_seconds()) if c.escalated_at and c.handler == "waiting"
         else None, position=position.get(c.id), assigned_staff_id=c.assigned_staff_id,
         preferred_staff_id=c.preferred_staff_id, last_message=last.get(c.id)) for c in convs]
@@ -122,6 +128,8 @@ def _profile(db: Session, customer: Customer, current: str) -> CustomerProfile:
                              .order_by(Order.placed_at.desc()).limit(5)))
     total = db.scalar(select(func.count(Order.id)).where(Order.customer_id == customer.id)) or 0
     counts = (select(Message.conversation_id, func.count(Message.id).label("n"))
+              .join(Conversation, Conversation.id == Message.conversation_id)
+              .where(Conversation.customer_id == customer.id)
               .group_by(Message.conversation_id).subquery())
     past = db.execute(select(Conversation, counts.c.n).outerjoin(counts, counts.c.conversation_id == Conversation.id)
                       .where(Conversation.customer_id == customer.id, Conversation.id != current)
@@ -136,7 +144,8 @@ def _profile(db: Session, customer: Customer, current: str) -> CustomerProfile:
         stage_label=STAGE_LABELS.get(customer.stage, customer.stage), persona=customer.persona,
         points=customer.points, tags=tags,
         identities=[f"{i.kind}:{mask_identifier(i.value)}" for i in identities if i.kind != "web_client"],
-        orders=[ProfileOrder(order_no=o.order_no, status=o.status, amount=o.amount, placed_at=o.placed_at)
+        orders=[ProfileOrder(order_no=o.order_no, status=o.status, status_label=ORDER_STATUS_LABELS.get(o.status, o.status),
+                             amount=o.amount, placed_at=o.placed_at)
                 for o in orders], orders_total=total,
         past_conversations=[ProfileConversation(id=c.id, channel=c.channel, status=c.status,
                                                 started_at=c.started_at, last_activity_at=c.last_activity_at,
@@ -170,14 +179,18 @@ def _act(fn, db: Session, conv: Conversation, staff: Principal, *args) -> Worksp
         msg = fn(db, conv, staff, *args)
     except handoff.HandoffConflict as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return WorkspaceMessage(id=msg.id, author=msg.author, text=msg.text, staff_name=staff.display_name
+    return WorkspaceMessage(id=msg.id, author=msg.author, text=mask_text(msg.text), staff_name=staff.display_name
                             if msg.author == "staff" else None, template=None, intent=None, created_at=msg.created_at)
 
 
 @router.post("/conversations/{conversation_id}/claim", response_model=WorkspaceMessage)
 def claim(conversation_id: str, db: DbDep, staff: StaffDep) -> WorkspaceMessage:
-    """Take a waiting conversation; 409 with the reason when someone else was faster."""
-    return _act(handoff.claim, db, _conversation(db, conversation_id, staff), staff)
+    """Take a waiting conversation; 409 with the reason when someone else was faster
+    (who has it is all a late agent learns about it)."""
+    conv = db.get(Conversation, conversation_id)
+    if conv is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "会话不存在，或不在您的接待范围内")
+    return _act(handoff.claim, db, conv, staff)
 
 
 @router.post("/conversations/{conversation_id}/take-over", response_model=WorkspaceMessage)
@@ -199,8 +212,11 @@ def reply(conversation_id: str, body: ReplyIn, db: DbDep, staff: StaffDep) -> Wo
 @router.post("/conversations/{conversation_id}/notes", response_model=WorkspaceEvent,
              status_code=status.HTTP_201_CREATED)
 def note(conversation_id: str, body: NoteIn, db: DbDep, staff: StaffDep) -> WorkspaceEvent:
-    event = handoff.add_note(db, _conversation(db, conversation_id, staff), staff, body.text.strip())
-    return WorkspaceEvent(id=event.id, kind=event.kind, staff_name=staff.display_name, text=event.text,
+    text = body.text.strip()
+    if not text:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "备注不能为空")
+    event = handoff.add_note(db, _conversation(db, conversation_id, staff), staff, text)
+    return WorkspaceEvent(id=event.id, kind=event.kind, staff_name=staff.display_name, text=mask_text(event.text),
                           detail={}, at=event.at)
 
 

@@ -16,6 +16,9 @@ class QueueItem(BaseModel):
     persona: str | None
     channel: str
     handler: str
+    status: str
+    stage_label: str
+    assigned_staff_name: str | None
     reason: str | None
     escalated_at: UtcDatetime | None
     claimed_at: UtcDatetime | None
@@ -54,6 +57,7 @@ class WorkspaceEvent(BaseModel):
 class ProfileOrder(BaseModel):
     order_no: str
     status: str
+    status_label: str
     amount: Decimal
     placed_at: UtcDatetime
 

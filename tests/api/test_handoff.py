@@ -134,7 +134,8 @@ def test_two_agents_claiming_at_once_one_wins(client, rasa, agents):
     # And the loser, over HTTP, is told who has it and cannot reply.
     other = "agent2" if winners[0] == "agent1" else "agent1"
     agent = staff_client(client, other)
-    assert agent.post(f"/api/staff/conversations/{conv}/claim").status_code == 404  # not theirs to see now
+    late = agent.post(f"/api/staff/conversations/{conv}/claim")
+    assert late.status_code == 409 and "已由" in late.json()["detail"]
     assert agent.post(f"/api/staff/conversations/{conv}/messages", json={"text": "x"}).status_code == 404
 
 

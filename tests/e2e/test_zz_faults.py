@@ -52,8 +52,10 @@ def test_rasa_stopped_message_is_kept_and_customer_told(stack, customer, staff):
     assert turn["replies"][0]["author"] == "system"
     assert turn["replies"][0]["text"] == BOT_UNAVAILABLE_TEXT
     detail = staff.get(f"/api/conversations/{conv}").json()
-    assert [m["text"] for m in detail["messages"]] == ["你好，我要退款", BOT_UNAVAILABLE_TEXT]
+    texts = [m["text"] for m in detail["messages"]]
+    assert texts[:2] == ["你好，我要退款", BOT_UNAVAILABLE_TEXT] and "转接人工客服" in texts[2]
     assert detail["needs_attention"] and detail["attention_reason"] == "bot_unavailable"
+    assert detail["handler"] == "waiting"  # in the staff queue
     flagged = staff.get("/api/conversations", params={"needs_attention": True}).json()
     assert conv in [c["id"] for c in flagged["items"]]
     health = customer.get("/api/health").json()
