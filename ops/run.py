@@ -60,6 +60,7 @@ def main() -> int:
   Web chat (new visitor):   {base}/chat
   Web chat as demo member 张小明 (has orders):
                             {base}/chat?uid=demo-1001&uh={user_hash(secret, 'demo-1001')}
+  Staff workspace:          {base}/staff  (escalated chats; staff accounts are added in the admin API)
   Admin console:            {base}/admin  (user admin, password HX_ADMIN_PASSWORD in {VAR / 'secrets.env'})
   API docs:                 {base}/docs
   Health:                   {base}/api/health

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from api.deps import DbDep, current_staff
+from api.deps import DbDep, current_staff, require_admin
 from api.models import Conversation, Customer
 from api.models.customer import STAGES
 from api.schemas.staff import (
@@ -22,7 +22,9 @@ from bot.privacy import mask_identifier, mask_ip
 router = APIRouter(prefix="/api", tags=["staff"], dependencies=[Depends(current_staff)])
 
 
-@router.get("/conversations", response_model=Page[StaffConversation])
+# Every conversation of every customer: admins only. Agents work from the workspace
+# (api/routes/workspace.py), which shows them the queue and their own conversations.
+@router.get("/conversations", response_model=Page[StaffConversation], dependencies=[Depends(require_admin)])
 def list_conversations(
     db: DbDep,
     needs_attention: bool | None = None,
@@ -43,7 +45,8 @@ def list_conversations(
     return Page[StaffConversation](items=list(rows), total=total or 0)
 
 
-@router.get("/conversations/{conversation_id}", response_model=StaffConversationDetail)
+@router.get("/conversations/{conversation_id}", response_model=StaffConversationDetail,
+            dependencies=[Depends(require_admin)])
 def get_conversation(conversation_id: str, db: DbDep) -> Conversation:
     conv = db.scalar(select(Conversation).where(Conversation.id == conversation_id)
                      .options(selectinload(Conversation.messages)))

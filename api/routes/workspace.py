@@ -122,7 +122,7 @@ def _staff_names(db: Session, ids: set[int | None]) -> dict[int, str]:
     return dict(db.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))).all())
 
 
-def _profile(db: Session, customer: Customer, current: str) -> CustomerProfile:
+def _profile(db: Session, customer: Customer, current: str, reveal: bool = False) -> CustomerProfile:
     identities = list(db.scalars(select(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)))
     orders = list(db.scalars(select(Order).where(Order.customer_id == customer.id)
                              .order_by(Order.placed_at.desc()).limit(5)))
@@ -143,7 +143,9 @@ def _profile(db: Session, customer: Customer, current: str) -> CustomerProfile:
         id=customer.id, display_name=customer.display_name, stage=customer.stage,
         stage_label=STAGE_LABELS.get(customer.stage, customer.stage), persona=customer.persona,
         points=customer.points, tags=tags,
-        identities=[f"{i.kind}:{mask_identifier(i.value)}" for i in identities if i.kind != "web_client"],
+        # Admins may call a customer back: they see phone numbers and member ids whole.
+        identities=[f"{i.kind}:{i.value if reveal else mask_identifier(i.value)}"
+                    for i in identities if i.kind != "web_client"],
         orders=[ProfileOrder(order_no=o.order_no, status=o.status, status_label=ORDER_STATUS_LABELS.get(o.status, o.status),
                              amount=o.amount, placed_at=o.placed_at)
                 for o in orders], orders_total=total,
@@ -171,7 +173,7 @@ def conversation(conversation_id: str, db: DbDep, staff: StaffDep,
         events=[WorkspaceEvent(id=e.id, kind=e.kind, staff_name=names.get(e.staff_id),
                                text=mask_text(e.text) if e.text else None, detail=e.detail or {}, at=e.at)
                 for e in events],
-        customer=_profile(db, db.get(Customer, conv.customer_id), conv.id))
+        customer=_profile(db, db.get(Customer, conv.customer_id), conv.id, reveal=staff.is_admin))
 
 
 def _act(fn, db: Session, conv: Conversation, staff: Principal, *args) -> WorkspaceMessage:

@@ -5,13 +5,21 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from api.schemas.types import UtcDatetime
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from bot.privacy import mask_text
 
 T = TypeVar("T")
 
 
 class StaffMessage(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+    @field_validator("text")
+    @classmethod
+    def _masked(cls, text: str) -> str:
+        # Customers type phone numbers into chats; staff screens show them masked.
+        return mask_text(text)
 
     id: int
     direction: str

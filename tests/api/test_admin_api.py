@@ -26,9 +26,11 @@ def test_admin_routes_need_a_login_and_the_admin_role(client, staff):
     assert client.get("/api/admin/templates").status_code == 401
     assert login(client, "agent1", "agent-password-1").status_code == 200
     assert client.get("/api/admin/templates").status_code == 403
-    assert client.get("/api/conversations").status_code == 200  # agents may read conversations
+    # Agents work from the workspace: its queue, not every customer's conversations.
+    assert client.get("/api/conversations").status_code == 403
+    assert client.get("/api/staff/queue").status_code == 200
     client.post("/api/auth/logout", headers=FETCH)
-    assert client.get("/api/conversations").status_code == 401
+    assert client.get("/api/staff/queue").status_code == 401
     me = login(client, "boss", "boss-password-1").json()
     assert me["role"] == "admin" and me["display_name"] == "店长"
     assert client.get("/api/admin/templates").status_code == 200

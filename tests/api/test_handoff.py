@@ -173,8 +173,13 @@ def test_agents_see_only_what_they_may(client, rasa, agents):
     assert second.get(f"/api/staff/conversations/{conv}").status_code == 200  # waiting: anyone may look
     first.post(f"/api/staff/conversations/{conv}/claim")
     assert second.get(f"/api/staff/conversations/{conv}").status_code == 404
+    client.post(f"/api/web/conversations/{conv}/messages", json={"text": "我电话13912345678"})
     detail = first.get(f"/api/staff/conversations/{conv}").json()
     assert detail["customer"]["stage"] == "prospect" and detail["conversation"]["handler"] == "staff"
+    # Agents see personal data masked; admins, who may call the customer back, see it whole.
+    assert "phone:1391…" in detail["customer"]["identities"] and "139****5678" in detail["messages"][-1]["text"]
+    admin = client.get(f"/api/staff/conversations/{conv}", headers={"Authorization": f"Bearer {ADMIN}"}).json()
+    assert "phone:13912345678" in admin["customer"]["identities"]
     assert second.get("/api/staff/queue").json()["others"] == []  # only admins see others' chats
 
 

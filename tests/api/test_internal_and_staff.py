@@ -51,6 +51,7 @@ def test_staff_api_lists_flagged_conversations_with_masked_personal_data(client,
     assert detail["handler"] == "waiting" and detail["messages"][-1]["author"] == "system"
     assert "人工客服" in detail["messages"][-1]["text"]
     assert detail["messages"][0]["intent"] == "request_human"
+    assert detail["messages"][0]["text"] == "人工，手机138****5678"  # masked on staff screens
     customer = client.get(f"/api/customers/{detail['customer_id']}", headers=AUTH_ADMIN).json()
     assert customer["last_ip_masked"] == "***"  # the test client's peer is not an IP
     assert all(i["value_masked"].endswith("…") for i in customer["identities"])
