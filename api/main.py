@@ -23,6 +23,7 @@ from api.routes import admin as admin_routes
 from api.routes import auth as auth_routes
 from api.routes import customers, health, internal, nlg, orders, staff, web_chat
 from api.routes import workspace as workspace_routes
+from api.services import live
 from api.services.responses import ResponseCatalog
 from api.services.variants import VariantStore
 from bot.rasa_client import RasaClient
@@ -37,9 +38,12 @@ async def lifespan(app: FastAPI):
     app.state.rasa = RasaClient(settings.rasa_url, settings.bot_timeout_seconds)
     app.state.catalog = ResponseCatalog.from_files(settings.domain_path, settings.responses_dir)
     app.state.variants = VariantStore()
+    live.install()
+    live.hub.bind(asyncio.get_running_loop())
     reloader = asyncio.create_task(_reload_variants(app.state.variants, settings.variant_reload_seconds))
     yield
     reloader.cancel()
+    live.hub.bind(None)
     await app.state.rasa.aclose()
 
 

@@ -116,7 +116,9 @@ class Stack:
     def start_service(self) -> None:
         self._spawn("service", [str(SERVICE_BIN / "python"), "-m", "uvicorn", "api.main:app",
                                 "--host", self.host, "--port", str(self.ports.service),
-                                "--no-access-log"])
+                                # Open live-notice streams (server-sent events) would
+                                # otherwise hold a graceful shutdown indefinitely.
+                                "--no-access-log", "--timeout-graceful-shutdown", "3"])
 
     def start_scheduler(self) -> None:
         """The one scheduler process (analytics/scheduler.py): never inside web workers."""

@@ -5,6 +5,7 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from api.services.identity import (
     new_client_id,
     verify_user_hash,
 )
+from api.services import live
 from api.services.turns import customer_context, run_bot_turn
 from bot.text import InvalidMessage, clean_customer_text
 
@@ -122,3 +124,24 @@ def list_messages(
     if conv is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_YOURS)
     return MessagesOut(conversation=conv, messages=convs.messages_after(db, conv.id, after_id))
+
+
+@router.get("/conversations/{conversation_id}/events")
+async def conversation_events(
+    conversation_id: str,
+    request: Request,
+    db: DbDep,
+    hx_cid: Annotated[str | None, Cookie()] = None,
+) -> StreamingResponse:
+    """Server-sent events: ``changed`` whenever something new is in this conversation
+    (a staff reply, a hand-back), so the page fetches it at once instead of at its next
+    poll."""
+    def check() -> None:
+        if convs.owned_conversation(db, _customer_id_from_cookie(db, hx_cid), conversation_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_YOURS)
+        db.close()  # a stream may stay open for hours: hold no pooled connection
+
+    await run_in_threadpool(check)
+    return StreamingResponse(live.stream(f"conv:{conversation_id}", request.is_disconnected),
+                             media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

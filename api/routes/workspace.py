@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import StreamingResponse
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -42,7 +43,7 @@ from api.schemas.workspace import (
     WorkspaceEvent,
     WorkspaceMessage,
 )
-from api.services import handoff
+from api.services import handoff, live
 from api.services.auth import Principal
 from api.services.turns import customer_context, run_bot_turn
 from api.services.variants import PERSONAS
@@ -79,6 +80,16 @@ def _items(db: Session, convs: list[Conversation], now: datetime) -> list[QueueI
         waiting_seconds=int((now - c.escalated_at).total_seconds()) if c.escalated_at and c.handler == "waiting"
         else None, position=position.get(c.id), assigned_staff_id=c.assigned_staff_id,
         preferred_staff_id=c.preferred_staff_id, last_message=last.get(c.id)) for c in convs]
+
+
+@router.get("/events")
+async def events(request: Request, staff: StaffDep, db: DbDep) -> StreamingResponse:
+    """Server-sent events: ``changed`` with a conversation id whenever any conversation
+    changes; the workspace then refreshes the queue and, if it is open, that
+    conversation. Ids only: what staff may read is still decided by the endpoints."""
+    await run_in_threadpool(db.close)  # the login check's connection; streams stay open for hours
+    return StreamingResponse(live.stream(live.ALL, request.is_disconnected), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @router.get("/queue", response_model=QueueOut)

@@ -124,10 +124,13 @@ def test_a_whole_takeover_in_two_browsers(stack, api, pages):
         customer_says(chat, "我要转人工客服")
         expect(chat.locator(".msg-bot")).to_have_count(1, timeout=BOT_TIMEOUT)
         expect(chat.locator(".msg-system").filter(has_text="正在为您转接人工客服")).to_be_visible(timeout=TIMEOUT)
+        # The page listens for live notices (server-sent events), polling only as a fallback.
+        expect(chat.locator("body[data-live='1']")).to_be_attached(timeout=TIMEOUT)
 
         # 2. The agent logs in and sees it waiting, with its reason and a ticking wait.
         desk = pages(1280, 800)
         staff_login(stack, desk, *agent)
+        expect(desk.locator("body[data-live='1']")).to_be_attached(timeout=TIMEOUT)
         expect(desk.get_by_test_id("user-name")).to_contain_text(agent_name)
         expect(desk.get_by_test_id("user-role")).to_have_text("客服")
         waiting = queue_item(desk, conv_id, "waiting")

@@ -58,6 +58,9 @@
     pending: null, // optimistic bubble element for the message being sent
     pollTimer: null,
     polling: false,
+    pollAgain: false,
+    live: null, // EventSource of the current conversation
+    liveFor: null,
     pollFailures: 0,
     convGen: 0, // bumped whenever the conversation changes; stale poll results are dropped
     failed: null, // {text, cid, conv}: last send that failed with a network error / 5xx
@@ -587,6 +590,7 @@
     if (state.pollTimer) clearTimeout(state.pollTimer);
     state.pollTimer = null;
     if (!state.ready || document.visibilityState !== "visible") return;
+    ensureLive();
     state.pollTimer = setTimeout(pollTick, delay);
   }
 
@@ -617,8 +621,29 @@
       state.pollFailures = Math.min(state.pollFailures + 1, 5); // quiet back-off
     } finally {
       state.polling = false;
-      schedulePoll(nextPollDelay());
+      // A live notice that arrived during this poll may be about a newer message.
+      schedulePoll(state.pollAgain ? 0 : nextPollDelay());
+      state.pollAgain = false;
     }
+  }
+
+  // ---------------------------------------------------------------- live notices
+
+  // Server-sent events say "something changed" the moment a person replies; the page
+  // then fetches it exactly as a poll does. Polling stays as the fallback.
+  function ensureLive() {
+    if (!window.EventSource || !state.conversationId) return;
+    if (state.live && state.liveFor === state.conversationId) return;
+    if (state.live) state.live.close();
+    state.liveFor = state.conversationId;
+    const source = new EventSource(messagesUrl(state.conversationId).replace(/\/messages$/, "/events"));
+    source.addEventListener("open", () => { els.body.dataset.live = "1"; });
+    source.addEventListener("error", () => { els.body.dataset.live = "0"; });
+    source.addEventListener("changed", () => {
+      if (state.polling) state.pollAgain = true;
+      else schedulePoll(0);
+    });
+    state.live = source;
   }
 
   // ---------------------------------------------------------------- input

@@ -61,6 +61,7 @@
   const state = {
     me: null,
     running: false, // polling on (logged in)
+    live: null, // EventSource of /api/staff/events
     queue: { waiting: [], mine: [], others: [] },
     queueAt: 0, // performance.now() when the queue was fetched (for the ticking waits)
     queueFailures: 0,
@@ -300,7 +301,25 @@
     document.body.dataset.ready = "1";
   }
 
+  // Server-sent events: "conversation X changed" the moment it does; the queue and the
+  // open conversation are then fetched as a poll would. Polling stays as the fallback.
+  function startLive() {
+    if (!window.EventSource || state.live) return;
+    const source = new EventSource("/api/staff/events");
+    source.addEventListener("open", () => { document.body.dataset.live = "1"; });
+    source.addEventListener("error", () => { document.body.dataset.live = "0"; });
+    source.addEventListener("changed", (e) => {
+      let id = null;
+      try { id = JSON.parse(e.data).conversation_id; } catch (_) { /* a malformed notice: refresh all */ }
+      refreshQueueSoon();
+      if (!id || id === state.convId) refreshConversationSoon();
+    });
+    state.live = source;
+  }
+
   function stopPolling() {
+    if (state.live) state.live.close();
+    state.live = null;
     state.running = false;
     for (const key of ["queueTimer", "convTimer", "tickTimer"]) {
       if (state[key]) clearTimeout(state[key]);
@@ -336,6 +355,7 @@
     $("canned-form").hidden = me.role !== "admin";
     setView("app");
     state.running = true;
+    startLive();
     state.knownWaiting = null;
     state.newUntil.clear();
     state.lastText.clear();

@@ -1,0 +1,109 @@
+"""Live notifications inside the service process: "conversation X changed".
+
+Every commit that adds or changes a message, a conversation or a conversation event
+announces the conversation's id (SQLAlchemy session events, so no code path can forget
+to). The web chat and the staff workspace listen through server-sent events and then
+fetch what changed through their normal, authorised endpoints — the notification
+itself carries no content. The hub lives in one process: with several service workers
+a shared channel (PostgreSQL LISTEN/NOTIFY, Redis) would take its place, and the pages
+keep polling slowly as a fallback either way.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from api.models import Conversation, ConversationEvent, Message
+
+ALL = "all"
+HEARTBEAT_SECONDS = 15.0
+_PENDING = "live_changed_conversations"
+
+
+class LiveHub:
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[asyncio.Queue]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self._loop = loop
+
+    def subscribe(self, topic: str) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=100)
+        self._subscribers.setdefault(topic, set()).add(queue)
+        return queue
+
+    def unsubscribe(self, topic: str, queue: asyncio.Queue) -> None:
+        self._subscribers.get(topic, set()).discard(queue)
+
+    def publish(self, conversation_ids: set[str]) -> None:
+        """Safe from any thread: database work runs in the thread pool."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or not conversation_ids:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._deliver(conversation_ids)
+        else:
+            loop.call_soon_threadsafe(self._deliver, conversation_ids)
+
+    def _deliver(self, conversation_ids: set[str]) -> None:
+        for conv_id in conversation_ids:
+            for topic in (f"conv:{conv_id}", ALL):
+                for queue in list(self._subscribers.get(topic, ())):
+                    if not queue.full():  # a stalled reader misses notices, not its data
+                        queue.put_nowait(conv_id)
+
+
+hub = LiveHub()
+
+
+def _collect(session: Session, _flush_context) -> None:
+    changed = session.info.setdefault(_PENDING, set())
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, Conversation):
+            changed.add(obj.id)
+        elif isinstance(obj, Message | ConversationEvent):
+            changed.add(obj.conversation_id)
+
+
+def _announce(session: Session) -> None:
+    changed = session.info.pop(_PENDING, None)
+    if changed:
+        hub.publish(changed)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def install() -> None:
+    """Listen on every session of the process (idempotent)."""
+    if not event.contains(Session, "after_flush", _collect):
+        event.listen(Session, "after_flush", _collect)
+        event.listen(Session, "after_commit", _announce)
+        event.listen(Session, "after_soft_rollback", lambda session, _tx: _forget(session))
+
+
+async def stream(topic: str, is_disconnected) -> AsyncIterator[str]:
+    """Server-sent events: ``changed`` with the conversation id, and a comment now and
+    then so proxies keep the connection open."""
+    queue = hub.subscribe(topic)
+    try:
+        yield "retry: 3000\n\n"
+        while not await is_disconnected():
+            try:
+                conv_id = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+            except asyncio.TimeoutError:
+                yield ": ping\n\n"
+                continue
+            yield f"event: changed\ndata: {json.dumps({'conversation_id': conv_id})}\n\n"
+    finally:
+        hub.unsubscribe(topic, queue)
