@@ -206,7 +206,9 @@ def test_a_whole_takeover_in_two_browsers(stack, api, pages):
         desk.wait_for_timeout(300)  # let the ticking wait and the latest poll settle
         desk.screenshot(path=SCREENSHOT)
 
-        # 4. Back to the bot: the customer is told, and the bot answers again.
+        # 4. Back to the bot: the customer is told, and the bot answers again — first the
+        # message the agent left unanswered (the phone number), then the next one.
+        bot_before = chat.locator(".msg-bot").count()
         desk.get_by_test_id("hand-back").click()
         expect(desk.get_by_test_id("confirm-dialog")).to_be_visible()
         desk.get_by_test_id("confirm-ok").click()
@@ -214,10 +216,10 @@ def test_a_whole_takeover_in_two_browsers(stack, api, pages):
         expect(desk.get_by_test_id("reply-input")).to_be_disabled()
         expect(queue_item(desk, conv_id)).to_have_count(0, timeout=TIMEOUT)
         expect(chat.locator(".msg-system").filter(has_text="人工客服已离开")).to_be_visible(timeout=TIMEOUT)
-        bot_before = chat.locator(".msg-bot").count()
-        customer_says(chat, "你好")
         expect(chat.locator(".msg-bot")).to_have_count(bot_before + 1, timeout=BOT_TIMEOUT)
-        expect(desk.locator("[data-testid='ws-message'][data-author='bot']")).to_have_count(bot_before + 1,
+        customer_says(chat, "你好")
+        expect(chat.locator(".msg-bot")).to_have_count(bot_before + 2, timeout=BOT_TIMEOUT)
+        expect(desk.locator("[data-testid='ws-message'][data-author='bot']")).to_have_count(bot_before + 2,
                                                                                            timeout=TIMEOUT)
 
         # A lost session sends the agent back to the login screen.
