@@ -121,6 +121,8 @@ def claim(db: Session, conv: Conversation, staff: Principal, now: datetime | Non
 def take_over(db: Session, conv: Conversation, staff: Principal, now: datetime | None = None) -> Message:
     """A staff member steps into a conversation the bot is having (e.g. seen on the
     dashboard): escalate and claim in one go."""
+    if staff.id is None:
+        raise HandoffConflict("请用员工账号登录后再接入会话")
     if conv.handler == "bot":
         escalate(db, conv, "staff_takeover", now=now)
         db.commit()

@@ -205,3 +205,18 @@ def test_admin_only_routes(client, rasa, agents):
     admin = {"Authorization": f"Bearer {ADMIN}"}
     assert client.post("/api/staff/canned-replies", json={"title": "问候", "text": "您好"}, headers=admin).status_code == 201
     assert [c["title"] for c in agent.get("/api/staff/canned-replies").json()] == ["问候"]
+
+
+def test_an_admin_steps_into_a_bot_conversation(client, rasa, db):
+    create_staff(db, "lead", "lead-password-1", "admin", "店长")
+    db.commit()
+    conv = client.post("/api/web/session", json={}).json()["conversation"]["id"]
+    token = {"Authorization": f"Bearer {ADMIN}"}
+    # The API token is not a person: it cannot hold a conversation, and nothing changes.
+    assert client.post(f"/api/staff/conversations/{conv}/take-over", headers=token).status_code == 409
+    assert client.get(f"/api/web/conversations/{conv}/messages").json()["conversation"]["handler"] == "bot"
+    lead = TestClient(client.app)
+    assert lead.post("/api/auth/login", json={"username": "lead", "password": "lead-password-1"}).status_code == 200
+    assert lead.post(f"/api/staff/conversations/{conv}/take-over", headers=FETCH).status_code == 200
+    seen = client.get(f"/api/web/conversations/{conv}/messages").json()
+    assert seen["conversation"]["handler"] == "staff" and "店长" in seen["messages"][-1]["text"]
