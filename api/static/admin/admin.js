@@ -7,21 +7,11 @@
 
   // ------------------------------------------------------------------ labels
 
-  const STAGES_FALLBACK = [
-    { name: "prospect", label: "潜在客户" },
-    { name: "new", label: "新客户" },
-    { name: "growing", label: "成长客户" },
-    { name: "stable", label: "稳定客户" },
-    { name: "at_risk", label: "流失预警客户" },
-    { name: "churned", label: "流失客户" },
-  ];
-  const PERSONAS = {
-    business_sensitive: "价格敏感型",
-    high_value: "高价值",
-    high_potential: "高潜力",
-    needs_guidance: "需要引导",
-    ordinary: "普通",
-  };
+  const {
+    $, h, clear, fmtTime, money, LABELS, roleName, ApiError, createApi, toast, confirmDialog,
+  } = window.HXStaff;
+  // Used until /api/admin/stages answers.
+  const STAGES_FALLBACK = Object.entries(LABELS.stages).map(([name, label]) => ({ name, label }));
   const OFFER_KINDS = {
     coupon: "优惠券",
     upgrade: "升级礼遇",
@@ -39,9 +29,7 @@
   const MERGE_REASONS = { login: "登录识别", phone: "手机号一致", staff: "人工合并", wechat: "微信识别" };
   const MERGE_STATUS = { proposed: "待确认", merged: "已合并", undone: "已撤销", rejected: "已拒绝" };
   const MERGE_ACTIONS = { proposed: "提出合并建议", merged: "完成合并", rejected: "拒绝合并", undone: "撤销合并" };
-  const IDENTITY_KINDS = { web_client: "网页访客", user_id: "会员账号", wechat_openid: "微信", phone: "手机号" };
   const AUTHORS = { customer: "顾客", bot: "智能助手", staff: "人工客服", system: "系统" };
-  const CHANNELS = { web: "网页", wechat: "微信", app: "App", phone: "电话" };
   const STAGE_TRIGGERS = { order: "下单", nightly: "每日重算", import: "导入", merge: "账户合并" };
   const TIMELINE_KINDS = { message: "消息", order: "订单", stage_change: "阶段变化", offer: "优惠", merge: "账户合并" };
   const MOVED_LABELS = { identities: "身份", conversations: "会话", orders: "订单", offer_issuances: "优惠", points: "积分" };
@@ -62,6 +50,7 @@
     username: "用户名", password: "密码", source_id: "客户编号",
   };
   const MAX_VARIANT_CHARS = 1000;
+  const ADMIN_ROLE_NEEDED = "此操作需要管理员（admin）权限"; // api/deps.py
   const PAGE = 50;
 
   // ------------------------------------------------------------------ state
@@ -86,46 +75,6 @@
     started: false,
   };
 
-  const $ = (id) => document.getElementById(id);
-
-  function h(tag, props) {
-    const el = document.createElement(tag);
-    if (props) {
-      for (const [key, value] of Object.entries(props)) {
-        if (value === undefined || value === null || value === false) continue;
-        if (key === "class") el.className = value;
-        else if (key === "text") el.textContent = value;
-        else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-        else el.setAttribute(key, value === true ? "" : String(value));
-      }
-    }
-    for (let i = 2; i < arguments.length; i++) append(el, arguments[i]);
-    return el;
-  }
-
-  function append(el, child) {
-    if (child === undefined || child === null || child === false) return;
-    if (Array.isArray(child)) child.forEach((c) => append(el, c));
-    else el.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
-  }
-
-  function clear(el) {
-    el.textContent = "";
-    return el;
-  }
-
-  function pad2(n) {
-    return String(n).padStart(2, "0");
-  }
-
-  function fmtTime(iso) {
-    if (!iso) return "";
-    const d = new Date(iso);
-    if (Number.isNaN(d.getTime())) return String(iso);
-    return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()) + " " +
-      pad2(d.getHours()) + ":" + pad2(d.getMinutes());
-  }
-
   function charCount(text) {
     let n = 0;
     for (const _ of text) n++; // eslint-disable-line no-unused-vars
@@ -140,20 +89,7 @@
     return h("span", { class: "stage-pill stage-" + (stage || "none"), "data-stage": stage }, stageName(stage));
   }
 
-  function money(value) {
-    const n = Number(value);
-    return Number.isFinite(n) ? "¥" + n.toFixed(2) : String(value);
-  }
-
   // ------------------------------------------------------------------ HTTP
-
-  class ApiError extends Error {
-    constructor(status, detail) {
-      super(detail);
-      this.status = status;
-      this.detail = detail;
-    }
-  }
 
   // The staff API answers in Chinese; these few come from shared code that also
   // serves scripts, in English.
@@ -171,67 +107,35 @@
     return by === reason || by === "system" ? "系统自动" : by;
   }
 
+  /* Details worded for this page: English ones from shared code, and FastAPI's
+   * field errors with the fields named in Chinese. */
+  function describeDetail(detail) {
+    if (typeof detail === "string" && detail.trim()) return translate(detail.trim());
+    if (!Array.isArray(detail) || !detail.length) return null;
+    const fields = [];
+    for (const e of detail) {
+      const loc = Array.isArray(e && e.loc) ? e.loc.filter((p) => p !== "body" && p !== "query") : [];
+      const name = loc.length ? String(loc[loc.length - 1]) : "";
+      const label = FIELD_LABELS[name] || RULE_LABELS[name] || name;
+      if (label && !fields.includes(label)) fields.push(label);
+    }
+    return "填写有误：" + (fields.length ? fields.join("、") + " 不符合要求" : "请检查输入") + "。";
+  }
+
+  const api = createApi({
+    describeDetail,
+    onError(status, data) {
+      if (status === 401) sessionLost();
+      else if (status === 403 && data && data.detail === ADMIN_ROLE_NEEDED) adminLost();
+    },
+  });
+
   function translate(detail) {
     for (const [re, fn] of TRANSLATIONS) {
       const m = re.exec(detail);
       if (m) return fn(m);
     }
     return detail;
-  }
-
-  function describe(status, data) {
-    const detail = data && data.detail;
-    if (typeof detail === "string" && detail.trim()) return translate(detail.trim());
-    if (Array.isArray(detail) && detail.length) {
-      // FastAPI's own validation errors: name the fields in Chinese.
-      const fields = [];
-      for (const e of detail) {
-        const loc = Array.isArray(e && e.loc) ? e.loc.filter((p) => p !== "body" && p !== "query") : [];
-        const name = loc.length ? String(loc[loc.length - 1]) : "";
-        const label = FIELD_LABELS[name] || RULE_LABELS[name] || name;
-        if (label && !fields.includes(label)) fields.push(label);
-      }
-      return "填写有误：" + (fields.length ? fields.join("、") + " 不符合要求" : "请检查输入") + "。";
-    }
-    if (status === 0) return "网络连接失败，请检查网络后重试。";
-    if (status >= 500) return "服务器暂时出错（" + status + "），请稍后重试。";
-    if (status === 404) return "要找的记录不存在（可能已被删除）。";
-    if (status === 403) return "没有权限执行此操作。";
-    return "请求失败（" + status + "）。";
-  }
-
-  async function api(method, url, body, opts) {
-    opts = opts || {};
-    const headers = { Accept: "application/json", "X-Requested-With": "fetch" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    let res;
-    try {
-      res = await fetch(url, {
-        method: method,
-        credentials: "same-origin",
-        cache: "no-store",
-        headers: headers,
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-    } catch (_) {
-      throw new ApiError(0, describe(0, null));
-    }
-    let data = null;
-    if (res.status !== 204) {
-      try {
-        data = await res.json();
-      } catch (_) {
-        data = null;
-      }
-    }
-    if (!res.ok) {
-      const err = new ApiError(res.status, describe(res.status, data));
-      err.retryAfter = res.headers.get("Retry-After");
-      if (res.status === 401 && !opts.allow401) sessionLost();
-      else if (res.status === 403 && data && data.detail === "此操作需要管理员（admin）权限") adminLost();
-      throw err;
-    }
-    return data;
   }
 
   function qs(params) {
@@ -244,18 +148,6 @@
   }
 
   // ------------------------------------------------------------------ UI helpers
-
-  let toastTimer = null;
-  function toast(text, kind) {
-    const el = $("toast");
-    el.textContent = text;
-    el.dataset.kind = kind || "ok";
-    el.hidden = false;
-    if (toastTimer) clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => {
-      el.hidden = true;
-    }, kind === "error" ? 6000 : 3000);
-  }
 
   function failed(err) {
     toast(err instanceof ApiError ? err.detail : "操作失败：" + String(err), "error");
@@ -275,31 +167,6 @@
         button.removeAttribute("aria-busy");
       }
     }
-  }
-
-  function confirmDialog(text, okLabel) {
-    const dialog = $("confirm-dialog");
-    $("confirm-text").textContent = text;
-    $("confirm-ok").textContent = okLabel || "确定";
-    return new Promise((resolve) => {
-      const done = (value) => {
-        $("confirm-ok").removeEventListener("click", onOk);
-        $("confirm-cancel").removeEventListener("click", onCancel);
-        dialog.removeEventListener("cancel", onCancel);
-        if (dialog.open) dialog.close();
-        resolve(value);
-      };
-      const onOk = () => done(true);
-      const onCancel = (e) => {
-        if (e) e.preventDefault();
-        done(false);
-      };
-      $("confirm-ok").addEventListener("click", onOk);
-      $("confirm-cancel").addEventListener("click", onCancel);
-      dialog.addEventListener("cancel", onCancel);
-      dialog.showModal();
-      $("confirm-cancel").focus();
-    });
   }
 
   function openDialog(id) {
@@ -356,10 +223,6 @@
     const who = (me.display_name || me.username) + "（" + me.username + "）";
     $("denied-text").textContent = "当前账号 " + who + " 的角色是“" + roleName(me.role) + "”，管理控制台需要管理员（admin）角色。";
     markReady();
-  }
-
-  function roleName(role) {
-    return role === "admin" ? "管理员" : role === "agent" ? "客服" : role;
   }
 
   async function enter(me) {
@@ -474,7 +337,7 @@
       h("label", { class: "check" }, h("input", { type: "checkbox", name: "stages", value: s.name, "data-testid": "offer-stage-" + s.name }), h("span", null, s.label))));
     const persona = clear($("variant-persona"));
     persona.appendChild(h("option", { value: "" }, "所有客户类型"));
-    for (const [k, v] of Object.entries(PERSONAS)) persona.appendChild(h("option", { value: k }, v + "（" + k + "）"));
+    for (const [k, v] of Object.entries(LABELS.personas)) persona.appendChild(h("option", { value: k }, v + "（" + k + "）"));
   }
 
   async function refreshTemplates() {
@@ -570,7 +433,7 @@
     h("div", { class: "variant-meta" },
       h("span", { class: "pill " + (v.enabled ? "pill-on" : "pill-off") }, v.enabled ? "已启用" : "已停用"),
       h("span", null, "权重 " + v.weight + (share ? "（约 " + share + "%）" : "")),
-      v.persona ? h("span", null, "仅" + (PERSONAS[v.persona] || v.persona)) : null,
+      v.persona ? h("span", null, "仅" + (LABELS.personas[v.persona] || v.persona)) : null,
       h("span", { "data-testid": "variant-version" }, "第 " + v.version + " 版"),
       h("span", { class: "muted" }, v.updated_by + " 更新于 " + fmtTime(v.updated_at))),
     h("div", { class: "variant-actions" },
@@ -879,7 +742,7 @@
           h("span", { class: mark("stage") }, stageName(d.stage)),
           h("span", { class: mark("enabled") }, d.enabled ? "启用" : "停用"),
           h("span", { class: mark("weight") }, "权重 " + d.weight),
-          h("span", { class: mark("persona") }, d.persona ? "仅" + (PERSONAS[d.persona] || d.persona) : "所有客户类型")));
+          h("span", { class: mark("persona") }, d.persona ? "仅" + (LABELS.personas[d.persona] || d.persona) : "所有客户类型")));
     }
     return h("div", { class: "history-body" },
       h("div", { class: "history-text" + mark("title") + mark("detail") }, d.title + " —— " + d.detail),
@@ -923,7 +786,7 @@
       else if (k === "min_points") parts.push("积分≥" + v);
       else if (k === "days_of_month") parts.push("每月 " + (Array.isArray(v) ? v.join("、") : v) + " 日");
       else if (k === "window_days") parts.push("生日前后 " + v + " 天");
-      else if (k === "personas") parts.push("客户类型：" + (Array.isArray(v) ? v.map((p) => PERSONAS[p] || p).join("、") : v));
+      else if (k === "personas") parts.push("客户类型：" + (Array.isArray(v) ? v.map((p) => LABELS.personas[p] || p).join("、") : v));
       else parts.push(k + "=" + JSON.stringify(v));
     }
     return parts.join("；");
@@ -1160,7 +1023,7 @@
     c.total = page.total;
     const list = clear($("customer-list"));
     page.items.forEach((cu) => {
-      const ids = cu.identities.map((i) => (IDENTITY_KINDS[i.kind] || i.kind) + " " + i.value_masked).join(" · ");
+      const ids = cu.identities.map((i) => (LABELS.identityKinds[i.kind] || i.kind) + " " + i.value_masked).join(" · ");
       list.appendChild(h("li", null, h("button", {
         type: "button", class: "customer-item" + (state.customer && state.customer.id === cu.id ? " active" : ""),
         "data-testid": "customer-item", "data-customer-id": cu.id, onclick: () => showCustomer(cu.id),
@@ -1218,7 +1081,7 @@
     const sub = clear($("customer-sub"));
     sub.append(stagePill(c.stage), " 积分 " + c.points + " · 首次 " + fmtTime(c.first_seen_at) + " · 最近 " + fmtTime(c.last_seen_at));
     if (c.last_ip_masked) sub.append(" · IP " + c.last_ip_masked);
-    c.identities.forEach((i) => sub.append(" · " + (IDENTITY_KINDS[i.kind] || i.kind) + " " + i.value_masked));
+    c.identities.forEach((i) => sub.append(" · " + (LABELS.identityKinds[i.kind] || i.kind) + " " + i.value_masked));
     if (merged.length) {
       sub.append(" · 已并入：");
       merged.forEach((m, n) => {
@@ -1259,11 +1122,11 @@
       body = h("div", { class: "tl-msg tl-" + d.author },
         h("span", { class: "tl-who" }, AUTHORS[d.author] || d.author),
         h("div", { class: "bubble" }, d.text),
-        h("div", { class: "muted small" }, [CHANNELS[d.channel] || d.channel, d.intent ? "意图 " + d.intent : null, d.template ? "回复 " + d.template : null].filter(Boolean).join(" · ")));
+        h("div", { class: "muted small" }, [LABELS.channels[d.channel] || d.channel, d.intent ? "意图 " + d.intent : null, d.template ? "回复 " + d.template : null].filter(Boolean).join(" · ")));
     } else if (e.kind === "order") {
       body = h("div", null,
         h("div", null, h("span", { class: "strong" }, "订单 " + d.order_no), " · " + (d.status_label || d.status) + " · " + money(d.amount)),
-        h("div", { class: "muted small" }, (d.items || []).map((i) => i.name + " ×" + i.quantity).join("，") + " · " + (CHANNELS[d.channel] || d.channel)));
+        h("div", { class: "muted small" }, (d.items || []).map((i) => i.name + " ×" + i.quantity).join("，") + " · " + (LABELS.channels[d.channel] || d.channel)));
     } else if (e.kind === "stage_change") {
       body = h("div", null,
         h("div", null, stagePill(d.from_stage), " → ", stagePill(d.to_stage)),

@@ -2,8 +2,9 @@
  * Plain ES2020, no dependencies, no external resources.
  * Everything from the server or the user is rendered with textContent only.
  *
- * "Real time" is polling: the queue every 2 s, the open conversation every 1.5 s
- * (only messages newer than the last one seen, via ?after_id=).
+ * Live notices (server-sent events, /api/staff/events) say which conversation changed;
+ * the queue (every 2 s) and the open conversation (every 1.5 s, only messages newer
+ * than the last one seen, via ?after_id=) are also polled as the fallback.
  */
 (function () {
   "use strict";
@@ -14,22 +15,11 @@
   const CONV_POLL_MS = 1500;
   const MAX_BACKOFF_MS = 15000;
   const TITLE = "回响客服工作台";
+  const {
+    $, h, append, setText, pad2, parseDate, fmtDate, money, LABELS, roleName, ApiError, createApi, toast,
+    confirmDialog,
+  } = window.HXStaff;
 
-  const STAGES = {
-    prospect: "潜在客户",
-    new: "新客户",
-    growing: "成长客户",
-    stable: "稳定客户",
-    at_risk: "流失预警客户",
-    churned: "流失客户",
-  };
-  const PERSONAS = {
-    business_sensitive: "价格敏感型",
-    high_value: "高价值",
-    high_potential: "高潜力",
-    needs_guidance: "需要引导",
-    ordinary: "普通",
-  };
   const REASONS = {
     handoff_requested: "顾客要求人工",
     repeated_fallback: "机器人连续未理解",
@@ -40,7 +30,6 @@
     staff_takeover: "人工介入",
     merge_proposed: "待确认账户合并",
   };
-  const CHANNELS = { web: "网页", wechat: "微信", app: "App", phone: "电话" };
   const ORDER_STATUS = {
     pending_payment: "待付款",
     paid: "已付款，等待发货",
@@ -52,7 +41,6 @@
     cancelled: "已取消",
   };
   const CONV_STATUS = { open: "进行中", closed: "已结束" };
-  const IDENTITY_KINDS = { user_id: "会员账号", wechat_openid: "微信", phone: "手机号", web_client: "网页访客" };
   const AUTHOR_LABELS = { customer: "顾客", bot: "智能助手", staff: "人工客服", system: "系统消息" };
   const LIFECYCLE = ["escalated", "claimed", "handed_back", "resolved"];
 
@@ -92,53 +80,9 @@
     acting: false,
   };
 
-  const $ = (id) => document.getElementById(id);
-
-  function h(tag, props) {
-    const el = document.createElement(tag);
-    if (props) {
-      for (const [key, value] of Object.entries(props)) {
-        if (value === undefined || value === null || value === false) continue;
-        if (key === "class") el.className = value;
-        else if (key === "text") el.textContent = value;
-        else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
-        else el.setAttribute(key, value === true ? "" : String(value));
-      }
-    }
-    for (let i = 2; i < arguments.length; i++) append(el, arguments[i]);
-    return el;
-  }
-
-  function append(el, child) {
-    if (child === undefined || child === null || child === false) return;
-    if (Array.isArray(child)) child.forEach((c) => append(el, c));
-    else el.appendChild(typeof child === "string" || typeof child === "number" ? document.createTextNode(String(child)) : child);
-  }
-
-  function setText(el, text) {
-    const value = text === undefined || text === null ? "" : String(text);
-    if (el.textContent !== value) el.textContent = value;
-  }
-
-  function pad2(n) {
-    return String(n).padStart(2, "0");
-  }
-
-  function parseDate(iso) {
-    if (!iso) return null;
-    const d = new Date(iso);
-    return Number.isNaN(d.getTime()) ? null : d;
-  }
-
   function fmtHM(iso) {
     const d = parseDate(iso);
     return d ? pad2(d.getHours()) + ":" + pad2(d.getMinutes()) : "";
-  }
-
-  function fmtDate(iso) {
-    const d = parseDate(iso);
-    if (!d) return "";
-    return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate());
   }
 
   function fmtDateTime(iso) {
@@ -156,17 +100,12 @@
     return Math.floor(s / 3600) + "小时" + pad2(Math.floor((s % 3600) / 60)) + "分";
   }
 
-  function money(value) {
-    const n = Number(value);
-    return Number.isFinite(n) ? "¥" + n.toFixed(2) : String(value);
-  }
-
   function customerName(item) {
     return item.customer_name || "访客#" + item.customer_id;
   }
 
   function stageLabel(stage) {
-    return STAGES[stage] || stage || "未知阶段";
+    return LABELS.stages[stage] || stage || "未知阶段";
   }
 
   function reasonLabel(reason) {
@@ -174,66 +113,16 @@
   }
 
   function channelLabel(channel) {
-    return CHANNELS[channel] || channel || "";
-  }
-
-  function roleName(role) {
-    return role === "admin" ? "管理员" : role === "agent" ? "客服" : role;
+    return LABELS.channels[channel] || channel || "";
   }
 
   // ------------------------------------------------------------------ HTTP
 
-  class ApiError extends Error {
-    constructor(status, detail) {
-      super(detail);
-      this.status = status;
-      this.detail = detail;
-    }
-  }
-
-  function describe(status, data) {
-    const detail = data && data.detail;
-    if (typeof detail === "string" && detail.trim()) return detail.trim();
-    if (Array.isArray(detail) && detail.length) return "填写有误：请检查输入内容。";
-    if (status === 0) return "网络连接失败，请检查网络后重试。";
-    if (status >= 500) return "服务器暂时出错（" + status + "），请稍后重试。";
-    if (status === 404) return "要找的记录不存在。";
-    if (status === 403) return "没有权限执行此操作。";
-    return "请求失败（" + status + "）。";
-  }
-
-  async function api(method, url, body, opts) {
-    opts = opts || {};
-    const headers = { Accept: "application/json", "X-Requested-With": "fetch" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    let res;
-    try {
-      res = await fetch(url, {
-        method: method,
-        credentials: "same-origin",
-        cache: "no-store",
-        headers: headers,
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-    } catch (_) {
-      throw new ApiError(0, describe(0, null));
-    }
-    let data = null;
-    if (res.status !== 204) {
-      try {
-        data = await res.json();
-      } catch (_) {
-        data = null;
-      }
-    }
-    if (!res.ok) {
-      const err = new ApiError(res.status, describe(res.status, data));
-      err.retryAfter = res.headers.get("Retry-After");
-      if (res.status === 401 && !opts.allow401) sessionLost();
-      throw err;
-    }
-    return data;
-  }
+  const api = createApi({
+    onError(status) {
+      if (status === 401) sessionLost();
+    },
+  });
 
   function convUrl(id, suffix) {
     return "/api/staff/conversations/" + encodeURIComponent(id) + (suffix || "");
@@ -241,45 +130,8 @@
 
   // ------------------------------------------------------------------ UI helpers
 
-  let toastTimer = null;
-  function toast(text, kind) {
-    const el = $("toast");
-    el.textContent = text;
-    el.dataset.kind = kind || "ok";
-    el.hidden = false;
-    if (toastTimer) clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => {
-      el.hidden = true;
-    }, kind === "error" ? 6000 : 3000);
-  }
-
   function showError(text) {
     setText($("ws-error"), text || "");
-  }
-
-  function confirmDialog(text, okLabel) {
-    const dialog = $("confirm-dialog");
-    $("confirm-text").textContent = text;
-    $("confirm-ok").textContent = okLabel || "确定";
-    return new Promise((resolve) => {
-      const done = (value) => {
-        $("confirm-ok").removeEventListener("click", onOk);
-        $("confirm-cancel").removeEventListener("click", onCancel);
-        dialog.removeEventListener("cancel", onCancel);
-        if (dialog.open) dialog.close();
-        resolve(value);
-      };
-      const onOk = () => done(true);
-      const onCancel = (e) => {
-        if (e) e.preventDefault();
-        done(false);
-      };
-      $("confirm-ok").addEventListener("click", onOk);
-      $("confirm-cancel").addEventListener("click", onCancel);
-      dialog.addEventListener("cancel", onCancel);
-      dialog.showModal();
-      $("confirm-cancel").focus();
-    });
   }
 
   function setConn(ok) {
@@ -883,7 +735,7 @@
     setText(stage, p.stage_label || stageLabel(p.stage));
     stage.className = "stage-pill stage-" + (p.stage || "none");
     stage.dataset.stage = p.stage;
-    setText($("profile-persona"), p.persona ? PERSONAS[p.persona] || p.persona : "—");
+    setText($("profile-persona"), p.persona ? LABELS.personas[p.persona] || p.persona : "—");
     setText($("profile-points"), String(p.points));
 
     const tags = $("profile-tags");
@@ -898,7 +750,7 @@
       const i = raw.indexOf(":");
       const kind = i > 0 ? raw.slice(0, i) : "";
       const value = i > 0 ? raw.slice(i + 1) : raw;
-      ids.appendChild(h("li", { class: "kv" }, h("span", { class: "muted" }, IDENTITY_KINDS[kind] || kind || "身份"),
+      ids.appendChild(h("li", { class: "kv" }, h("span", { class: "muted" }, LABELS.identityKinds[kind] || kind || "身份"),
         h("span", { class: "mono" }, value)));
     }
 
