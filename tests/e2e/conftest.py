@@ -3,6 +3,7 @@ once for the end-to-end and browser tests on free ports and a temporary data fol
 from __future__ import annotations
 
 import secrets
+import shutil
 import socket
 
 import httpx
@@ -40,8 +41,9 @@ def customer(stack):
         yield c
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def staff(stack):
+    """The service as automation sees it: the admin bearer token (no cookies kept)."""
     headers = {"Authorization": f"Bearer {stack.secrets_env['HX_ADMIN_TOKEN']}"}
     with httpx.Client(base_url=stack.service_url, timeout=30, headers=headers) as c:
         yield c
@@ -61,3 +63,19 @@ def say(client: httpx.Client, conv_id: str, text: str) -> dict:
     resp = client.post(f"/api/web/conversations/{conv_id}/messages", json={"text": text})
     assert resp.status_code == 200, resp.text
     return resp.json()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # Debian's package: no browser download
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every browser test; each test opens its own contexts."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield b
+        b.close()

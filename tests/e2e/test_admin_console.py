@@ -8,40 +8,24 @@ an agent account cannot use the console.
 from __future__ import annotations
 
 import secrets
-import shutil
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import member_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOT = "/tmp/admin-console.png"
 # The demo seed's member with no orders (api/seed.py); made "growing" here by orders.
 GROWING_MEMBER, GROWING_NAME = "demo-1003", "王芳"
 TIMEOUT = 15000
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield b
-        b.close()
 
 
-@pytest.fixture(scope="module")
-def api(stack):
-    """The service as automation sees it: the admin bearer token."""
-    headers = {"Authorization": f"Bearer {stack.secrets_env['HX_ADMIN_TOKEN']}"}
-    with httpx.Client(base_url=stack.service_url, timeout=30, headers=headers) as c:
-        yield c
 
 
 def _can_log_in(stack, username: str, password: str) -> bool:
@@ -50,21 +34,21 @@ def _can_log_in(stack, username: str, password: str) -> bool:
     return resp.status_code == 200
 
 
-def _create_staff(api: httpx.Client, prefix: str, role: str) -> tuple[str, str]:
+def _create_staff(staff: httpx.Client, prefix: str, role: str) -> tuple[str, str]:
     username, password = f"{prefix}-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    resp = api.post("/api/staff-users", json={"username": username, "password": password, "role": role,
+    resp = staff.post("/api/staff-users", json={"username": username, "password": password, "role": role,
                                               "display_name": f"测试{'管理员' if role == 'admin' else '客服'}"})
     assert resp.status_code == 201, resp.text
     return username, password
 
 
 @pytest.fixture(scope="module")
-def admin_account(stack, api) -> tuple[str, str]:
+def admin_account(stack, staff) -> tuple[str, str]:
     """The stack's own admin (``admin`` / HX_ADMIN_PASSWORD) when it has one, else one made here."""
     password = stack.env().get("HX_ADMIN_PASSWORD") or getattr(stack, "admin_password", None)
     if password and _can_log_in(stack, "admin", password):
         return "admin", password
-    return _create_staff(api, "console-admin", "admin")
+    return _create_staff(staff, "console-admin", "admin")
 
 
 @pytest.fixture
@@ -92,14 +76,14 @@ def pick(page, template: str, stage: str) -> None:
     expect(page.get_by_test_id("template-title")).to_have_text(template)
 
 
-def variant_ids(api: httpx.Client, template: str, stage: str) -> list[int]:
-    resp = api.get("/api/admin/templates")
+def variant_ids(staff: httpx.Client, template: str, stage: str) -> list[int]:
+    resp = staff.get("/api/admin/templates")
     assert resp.status_code == 200, resp.text
     tpl = next(t for t in resp.json() if t["name"] == template)
     return sorted(v["id"] for v in tpl["variants"] if v["stage"] == stage)
 
 
-def make_growing(stack, api: httpx.Client) -> None:
+def make_growing(stack, staff: httpx.Client) -> None:
     """The demo member with no orders gets six paid ones: a growing customer (6–15)."""
     session = httpx.post(f"{stack.service_url}/api/web/session", json=member_login(stack, GROWING_MEMBER),
                          timeout=30)
@@ -110,7 +94,7 @@ def make_growing(stack, api: httpx.Client) -> None:
     now = datetime.now(timezone.utc)
     stage = None
     for n in range(6):
-        resp = api.post("/api/orders", json={
+        resp = staff.post("/api/orders", json={
             "order_no": f"E2EADM{secrets.token_hex(4).upper()}", "customer_id": customer["id"],
             "placed_at": (now - timedelta(days=6 - n, hours=1)).isoformat(), "status": "paid",
             "items": [{"sku": "SNK-002", "quantity": 1}]})
@@ -135,9 +119,9 @@ def chat_reply(stack, browser, text: str, query: str = "") -> str:
         context.close()
 
 
-def test_stage_variant_reaches_that_stage_only_without_retraining(stack, browser, api, admin_page):
+def test_stage_variant_reaches_that_stage_only_without_retraining(stack, browser, staff, admin_page):
     page = admin_page
-    make_growing(stack, api)
+    make_growing(stack, staff)
     marker = f"控制台标记{secrets.token_hex(3)}"
 
     # The header shows who is logged in.
@@ -194,16 +178,16 @@ def test_stage_variant_reaches_that_stage_only_without_retraining(stack, browser
         assert reply.strip() and marker not in reply, reply
     finally:
         for vid in switched_off:
-            api.patch(f"/api/admin/variants/{vid}", json={"enabled": True, "note": "e2e: restored"})
-        for vid in set(variant_ids(api, "utter_greet", "growing")) - set(switched_off):
-            api.patch(f"/api/admin/variants/{vid}", json={"enabled": False, "note": "e2e: done"})
+            staff.patch(f"/api/admin/variants/{vid}", json={"enabled": True, "note": "e2e: restored"})
+        for vid in set(variant_ids(staff, "utter_greet", "growing")) - set(switched_off):
+            staff.patch(f"/api/admin/variants/{vid}", json={"enabled": False, "note": "e2e: done"})
 
 
-def test_unknown_variable_is_refused_in_chinese_and_nothing_is_saved(stack, admin_page, api):
+def test_unknown_variable_is_refused_in_chinese_and_nothing_is_saved(stack, admin_page, staff):
     page = admin_page
     pick(page, "utter_goodbye", "new")
     before = page.get_by_test_id("variant-item").count()
-    ids_before = variant_ids(api, "utter_goodbye", "new")
+    ids_before = variant_ids(staff, "utter_goodbye", "new")
 
     page.get_by_test_id("variant-new").click()
     page.get_by_test_id("variant-text").fill("{name}再见，送您 {foo} 一张")
@@ -212,7 +196,7 @@ def test_unknown_variable_is_refused_in_chinese_and_nothing_is_saved(stack, admi
     expect(error).to_contain_text("未知变量")
     expect(error).to_contain_text("{foo}")
     expect(page.get_by_test_id("variant-item")).to_have_count(before)
-    assert variant_ids(api, "utter_goodbye", "new") == ids_before
+    assert variant_ids(staff, "utter_goodbye", "new") == ids_before
 
     # Fixing the draft clears the error; the page still lists nothing new after a reload.
     page.reload()
@@ -227,7 +211,7 @@ def test_unknown_variable_is_refused_in_chinese_and_nothing_is_saved(stack, admi
     expect(page.get_by_test_id("login-error")).to_contain_text("重新登录")
 
 
-def test_edit_history_and_rollback(stack, admin_page, api):
+def test_edit_history_and_rollback(stack, admin_page, staff):
     page = admin_page
     pick(page, "utter_thank", "stable")
     first, second = f"第一版{secrets.token_hex(3)}", f"第二版{secrets.token_hex(3)}"
@@ -268,11 +252,11 @@ def test_edit_history_and_rollback(stack, admin_page, api):
     expect(item.get_by_test_id("variant-text-display")).to_contain_text(first)
     expect(item.get_by_test_id("variant-text-display")).not_to_contain_text(second)
     expect(item.get_by_test_id("variant-version")).to_have_text("第 3 版")
-    api.delete(f"/api/admin/variants/{vid}")
+    staff.delete(f"/api/admin/variants/{vid}")
 
 
-def test_agent_cannot_use_the_console(stack, browser, api):
-    username, password = _create_staff(api, "console-agent", "agent")
+def test_agent_cannot_use_the_console(stack, browser, staff):
+    username, password = _create_staff(staff, "console-agent", "agent")
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     try:
         page = context.new_page()

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import re
 import secrets
-import shutil
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOT = "/tmp/staff-workspace.png"
 TIMEOUT = 10000  # ms; the pages poll every 1.5–3 s
 BOT_TIMEOUT = 30000  # a bot turn goes through Rasa and the action server
@@ -27,20 +23,8 @@ CLAIM_JS = """id => fetch('/api/staff/conversations/' + id + '/claim',
     {method: 'POST', headers: {'X-Requested-With': 'fetch'}}).then(r => r.status)"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield b
-        b.close()
 
 
-@pytest.fixture(scope="module")
-def api(stack):
-    """The service as automation sees it: the admin bearer token."""
-    headers = {"Authorization": f"Bearer {stack.secrets_env['HX_ADMIN_TOKEN']}"}
-    with httpx.Client(base_url=stack.service_url, timeout=30, headers=headers) as c:
-        yield c
 
 
 @pytest.fixture
@@ -62,9 +46,9 @@ def pages(browser):
     assert not errors, errors
 
 
-def create_agent(api: httpx.Client, display_name: str) -> tuple[str, str]:
+def create_agent(staff: httpx.Client, display_name: str) -> tuple[str, str]:
     username, password = f"ws-agent-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
-    resp = api.post("/api/staff-users", json={"username": username, "password": password, "role": "agent",
+    resp = staff.post("/api/staff-users", json={"username": username, "password": password, "role": "agent",
                                               "display_name": display_name})
     assert resp.status_code == 201, resp.text
     return username, password
@@ -104,12 +88,12 @@ def customer_says(page, text: str) -> None:
     expect(page.locator(".msg-customer .msg-text").filter(has_text=text)).to_have_count(1, timeout=TIMEOUT)
 
 
-def test_a_whole_takeover_in_two_browsers(stack, api, pages):
+def test_a_whole_takeover_in_two_browsers(stack, staff, pages):
     agent_name, late_name = f"小林{secrets.token_hex(2)}", f"小周{secrets.token_hex(2)}"
-    agent, late_agent = create_agent(api, agent_name), create_agent(api, late_name)
+    agent, late_agent = create_agent(staff, agent_name), create_agent(staff, late_name)
     greeting = "您好，我来帮您查一下"
     canned_title = f"查件{secrets.token_hex(2)}"
-    canned = api.post("/api/staff/canned-replies", json={"title": canned_title, "text": greeting})
+    canned = staff.post("/api/staff/canned-replies", json={"title": canned_title, "text": greeting})
     assert canned.status_code == 201, canned.text
     phone = f"139{secrets.randbelow(10 ** 8):08d}"
     note = f"备注{secrets.token_hex(3)}：顾客称快递丢失，已登记"
@@ -227,4 +211,4 @@ def test_a_whole_takeover_in_two_browsers(stack, api, pages):
         expect(desk.locator("body[data-view='login']")).to_be_attached(timeout=TIMEOUT)
         expect(desk.get_by_test_id("login-error")).to_contain_text("重新登录")
     finally:
-        api.delete(f"/api/staff/canned-replies/{canned.json()['id']}")
+        staff.delete(f"/api/staff/canned-replies/{canned.json()['id']}")
