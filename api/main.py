@@ -70,7 +70,7 @@ def _is_customer_facing(request: Request) -> bool:
 
 def _is_for_people(request: Request) -> bool:
     """Customers' and staff's screens show errors in Chinese; machine APIs keep English."""
-    return request.url.path.startswith(("/api/web/", "/api/admin/", "/api/auth/"))
+    return request.url.path.startswith(("/api/web/", "/api/admin/", "/api/auth/", "/api/staff/"))
 
 
 async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -94,7 +94,10 @@ async def on_database_error(request: Request, exc: OperationalError | PoolTimeou
     # was committed: the page keeps the message and retries with the same client id.
     logging.getLogger(__name__).error("database error on %s: %s", request.url.path,
                                       getattr(exc, "orig", None) or type(exc).__name__)
-    detail = "系统繁忙，消息暂未发送成功，请稍后重试" if _is_customer_facing(request) else "database unavailable"
+    if _is_customer_facing(request):
+        detail = "系统繁忙，消息暂未发送成功，请稍后重试"
+    else:
+        detail = "数据库繁忙，请稍后重试" if _is_for_people(request) else "database unavailable"
     return JSONResponse({"detail": detail}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": "2"})
 

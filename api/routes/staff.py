@@ -78,7 +78,7 @@ def list_customers(
     if stage:
         if stage not in STAGES:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"unknown stage {stage!r}; one of {', '.join(STAGES)}")
+                                f"未知的阶段 {stage!r}；可选：{'、'.join(STAGES)}")
         query = query.where(Customer.stage == stage)
     total = db.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.scalars(query.options(selectinload(Customer.identities))

@@ -63,7 +63,7 @@ def test_customers_by_stage_and_unknown_stage_names(client, db):
     prospects = client.get("/api/customers", params={"stage": "prospect"}, headers=AUTH_ADMIN).json()
     assert prospects["total"] == 1 and prospects["items"][0]["display_name"] == "王芳"
     resp = client.get("/api/customers", params={"stage": "vip"}, headers=AUTH_ADMIN)
-    assert resp.status_code == 422 and "unknown stage 'vip'" in resp.json()["detail"]
+    assert resp.status_code == 422 and "未知的阶段 'vip'" in resp.json()["detail"]
 
 
 def test_health_reports_each_part(client):

@@ -91,26 +91,13 @@
 
   // ------------------------------------------------------------------ HTTP
 
-  // The staff API answers in Chinese; these few come from shared code that also
-  // serves scripts, in English.
-  const TRANSLATIONS = [
-    [/^unknown stage/, () => "未知的客户阶段。"],
-    [/^database unavailable$/, () => "数据库繁忙，请稍后重试。"],
-  ];
-
-  function mergeDetail(text) {
-    return text || "";
-  }
-
   function mergeBy(by, reason) {
     if (!by) return "";
     return by === reason || by === "system" ? "系统自动" : by;
   }
 
-  /* Details worded for this page: English ones from shared code, and FastAPI's
-   * field errors with the fields named in Chinese. */
+  /* FastAPI's own field errors, with the fields named in Chinese. */
   function describeDetail(detail) {
-    if (typeof detail === "string" && detail.trim()) return translate(detail.trim());
     if (!Array.isArray(detail) || !detail.length) return null;
     const fields = [];
     for (const e of detail) {
@@ -129,14 +116,6 @@
       else if (status === 403 && data && data.detail === ADMIN_ROLE_NEEDED) adminLost();
     },
   });
-
-  function translate(detail) {
-    for (const [re, fn] of TRANSLATIONS) {
-      const m = re.exec(detail);
-      if (m) return fn(m);
-    }
-    return detail;
-  }
 
   function qs(params) {
     const parts = [];
@@ -1150,7 +1129,7 @@
         h("div", null, h("span", { class: "strong" }, MERGE_ACTIONS[d.action] || d.action),
           " · 客户 #" + d.source_id + " → #" + d.target_id + " · " + (MERGE_REASONS[d.reason] || d.reason) +
           " · 现状：" + (MERGE_STATUS[d.status] || d.status)),
-        h("div", { class: "muted small" }, [d.by ? "操作人：" + mergeBy(d.by, d.reason) : null, mergeDetail(d.detail)].filter(Boolean).join(" · ")),
+        h("div", { class: "muted small" }, [d.by ? "操作人：" + mergeBy(d.by, d.reason) : null, d.detail || ""].filter(Boolean).join(" · ")),
         actions.length ? h("div", { class: "actions" }, actions) : null);
     } else {
       body = h("div", null, JSON.stringify(d));
@@ -1240,7 +1219,7 @@
         h("td", null, link(m.source_id)),
         h("td", null, link(m.target_id)),
         h("td", null, MERGE_REASONS[m.reason] || m.reason),
-        h("td", { class: "small" }, mergeDetail(m.detail), movedText(m.moved)
+        h("td", { class: "small" }, m.detail || "", movedText(m.moved)
           ? h("div", { class: "muted small" }, "转移：" + movedText(m.moved)) : null),
         h("td", null, h("span", { class: "pill pill-" + m.status }, MERGE_STATUS[m.status] || m.status)),
         h("td", { class: "nowrap small" }, fmtTime(when), who ? h("div", { class: "muted" }, mergeBy(who, m.reason)) : null),
