@@ -153,11 +153,7 @@ def store_bot_turn(db: Session, conv: Conversation, inbound: Message, turn: BotT
 def store_unanswered(db: Session, conv: Conversation, inbound: Message, reason: str) -> list[Message]:
     """The bot failed: tell the customer politely and put the conversation in the queue."""
     now = utcnow()
-    msg = Message(conversation_id=conv.id, direction="outbound", author="system",
-                  text=BOT_UNAVAILABLE_TEXT, reply_to_id=inbound.id, created_at=now)
-    db.add(msg)
-    conv.last_activity_at = now
-    out = [msg]
+    out = [handoff.system_message(db, conv, BOT_UNAVAILABLE_TEXT, now, inbound.id)]
     notice = handoff.escalate(db, conv, reason, reply_to_id=inbound.id, now=now)
     if notice is not None:
         out.append(notice)

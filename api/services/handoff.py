@@ -41,8 +41,9 @@ def _event(db: Session, conv: Conversation, kind: str, now: datetime, staff_id: 
     return event
 
 
-def _system_message(db: Session, conv: Conversation, text: str, now: datetime,
-                    reply_to_id: int | None = None) -> Message:
+def system_message(db: Session, conv: Conversation, text: str, now: datetime,
+                   reply_to_id: int | None = None) -> Message:
+    """A notice to the customer from the service itself (not the bot, not a person)."""
     msg = Message(conversation_id=conv.id, direction="outbound", author="system", text=text,
                   reply_to_id=reply_to_id, created_at=now)
     db.add(msg)
@@ -86,7 +87,7 @@ def escalate(db: Session, conv: Conversation, reason: str, reply_to_id: int | No
     _event(db, conv, "escalated", now, reason=reason)
     db.flush()
     ahead = waiting_ahead(db, conv)
-    return _system_message(db, conv, WAITING_TEXT.format(ahead=ahead) if ahead else WAITING_NEXT_TEXT, now,
+    return system_message(db, conv, WAITING_TEXT.format(ahead=ahead) if ahead else WAITING_NEXT_TEXT, now,
                            reply_to_id)
 
 
@@ -113,7 +114,7 @@ def claim(db: Session, conv: Conversation, staff: Principal, now: datetime | Non
     db.refresh(conv)
     _event(db, conv, "claimed", now, staff.id, waited_seconds=int((now - conv.escalated_at).total_seconds())
            if conv.escalated_at else None)
-    msg = _system_message(db, conv, CLAIMED_TEXT.format(name=staff.display_name), now)
+    msg = system_message(db, conv, CLAIMED_TEXT.format(name=staff.display_name), now)
     db.commit()
     return msg
 
@@ -189,7 +190,7 @@ def hand_back(db: Session, conv: Conversation, staff: Principal, now: datetime |
     this conversation is untouched). Commits."""
     now = now or utcnow()
     _release(db, conv, staff, "handed_back", now)
-    msg = _system_message(db, conv, HANDED_BACK_TEXT, now)
+    msg = system_message(db, conv, HANDED_BACK_TEXT, now)
     db.commit()
     return msg
 
@@ -198,7 +199,7 @@ def resolve(db: Session, conv: Conversation, staff: Principal, now: datetime | N
     """The staff member solved it: the conversation closes. Commits."""
     now = now or utcnow()
     _release(db, conv, staff, "resolved", now)
-    msg = _system_message(db, conv, RESOLVED_TEXT, now)
+    msg = system_message(db, conv, RESOLVED_TEXT, now)
     db.commit()
     return msg
 
