@@ -54,3 +54,6 @@ class ServiceAPI:
     async def claim_offer(self, customer_id: int, conversation_id: str | None) -> dict[str, Any] | None:
         return await self._call("POST", f"/internal/customers/{customer_id}/offers/claim",
                                 json={"conversation_id": conversation_id})
+
+    async def recommendations(self, customer_id: int, k: int = 3) -> dict[str, Any] | None:
+        return await self._get(f"/internal/customers/{customer_id}/recommendations", {"k": k})

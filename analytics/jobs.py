@@ -260,3 +260,8 @@ def campaign_offers(db: Session, progress: Progress) -> dict[str, int]:
     now = utcnow()
     today = now.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(settings.shop_timezone)).date()
     return issue_campaign_offers(db, today, now, progress)
+
+
+# The analytics jobs register themselves when imported; importing them here means every
+# reader of the registry (the scheduler, the command line, the console) sees them all.
+from analytics import learning_jobs  # noqa: E402,F401 - registers its jobs

@@ -3,6 +3,8 @@
     python -m api.cli import-orders FILE.csv [--skip-invalid]
     python -m api.cli recompute-stages        # the nightly job, run by hand
     python -m api.cli run-job NAME | --list   # any scheduled job, with a progress bar
+    python -m api.cli run-job --analytics     # the five analytics jobs in their nightly order
+    python -m api.cli generate-conversations  # demo conversations and surveys for the customers
     python -m api.cli generate-demo [--customers N] [--seed S]   # a generated demo shop
     python -m api.cli create-staff USERNAME --role agent|admin   # password from stdin or HX_NEW_PASSWORD
     python -m api.cli set-password USERNAME                      # also unlocks the account
@@ -18,7 +20,7 @@ from sqlalchemy import select
 
 from api.core.config import get_settings
 from api.db.session import get_sessionmaker
-from api.models import StaffUser
+from api.models import Conversation, JobRun, StaffUser
 from api.services.auth import create_staff, set_password
 from api.services.order_import import import_orders
 
@@ -59,9 +61,27 @@ def _run_registered_job(name: str) -> tuple[int, dict]:
     return 0, run.counts
 
 
+ANALYTICS_ORDER = ("sentiment", "personas", "association", "step-scores", "loop")
+
+
+def _analytics_ran() -> bool:
+    with get_sessionmaker()() as db:
+        return db.scalar(select(JobRun.id).where(JobRun.job.in_(ANALYTICS_ORDER)).limit(1)) is not None
+
+
 def cmd_run_job(args: argparse.Namespace) -> int:
     from analytics.jobs import JOBS
 
+    if args.analytics:
+        if args.if_never_run and _analytics_ran():
+            print("the analytics jobs have run before; nothing to do")
+            return 0
+        # In the nightly order, each seeing what the one before wrote.
+        for name in ANALYTICS_ORDER:
+            code, _ = _run_registered_job(name)
+            if code:
+                return code
+        return 0
     if args.list or not args.name:
         settings = get_settings()
         for job in JOBS.values():
@@ -84,6 +104,19 @@ def cmd_generate_demo(args: argparse.Namespace) -> int:
             print(f"nothing generated: {exc}", file=sys.stderr)
             return 1
     print(report)
+    return 0
+
+
+def cmd_generate_conversations(args: argparse.Namespace) -> int:
+    from api.demo_conversations import generate_demo_conversations
+
+    with get_sessionmaker()() as db:
+        if args.if_empty and db.scalar(select(Conversation.id).limit(1)) is not None:
+            print("conversations exist; none generated")
+            return 0
+        counts = generate_demo_conversations(db, per_customer=args.per_customer, seed=args.seed)
+        db.commit()
+    print(", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
 
@@ -140,7 +173,17 @@ def main(argv: list[str] | None = None) -> int:
     job = sub.add_parser("run-job", help="run a scheduled job now (recorded like a scheduled run)")
     job.add_argument("name", nargs="?", help="the job's name (see --list)")
     job.add_argument("--list", action="store_true", help="list the jobs and their schedules")
+    job.add_argument("--analytics", action="store_true",
+                     help="run the analytics jobs one after the other: " + ", ".join(ANALYTICS_ORDER))
+    job.add_argument("--if-never-run", action="store_true",
+                     help="with --analytics: only when none of them has run yet (first start)")
     job.set_defaults(run=cmd_run_job)
+    talk = sub.add_parser("generate-conversations",
+                          help="add demo conversations, handoffs and surveys for the existing customers")
+    talk.add_argument("--per-customer", type=float, default=3.0, help="conversations per customer (default 3)")
+    talk.add_argument("--seed", type=int, default=20261122)
+    talk.add_argument("--if-empty", action="store_true", help="only when there are no conversations yet")
+    talk.set_defaults(run=cmd_generate_conversations)
     demo = sub.add_parser("generate-demo", help="add a generated demo shop: customers in every stage, orders")
     demo.add_argument("--customers", type=int, default=400, help="how many customers (default 400)")
     demo.add_argument("--seed", type=int, default=20261122, help="random seed: the same seed, the same shop")

@@ -27,6 +27,14 @@ GREETINGS = {
     "churned": "{name}您好，好久不见！店里上了很多新品，还为您准备了回归礼，回复「领券」即可领取～",
 }
 
+# Second wordings for some stages: alternatives the analytics loop weighs by outcome
+# (analytics/loop.py) until one proves better; both start at the same weight.
+ALTERNATIVE_GREETINGS = {
+    "new": "{name}您好！第二次见面啦～有任何订单、物流或售后问题，直接告诉我就好。",
+    "growing": "{name}您好！感谢常来光顾，今天想了解点什么？订单、物流、新品都可以问我。",
+    "at_risk": "{name}您好，好久没见到您了！最近有没有遇到什么不满意的地方？告诉我，我马上帮您处理。",
+}
+
 
 def _offers(today: date) -> list[dict]:
     double12 = date(today.year, 12, 10)
@@ -34,12 +42,17 @@ def _offers(today: date) -> list[dict]:
         dict(code="new-welcome", title="新人专享满 99 减 15 券", detail="满 99 元减 15 元，全场通用",
              kind="coupon", stages=["prospect", "new"], rules={"max_orders": 2}, period_days=365,
              valid_days=14, coupon_prefix="NEW", priority=10),
+        dict(code="new-freeship", title="新客首单包邮", detail="首单不限金额包邮（偏远地区除外）",
+             kind="coupon", stages=["prospect", "new"], rules={"max_orders": 2}, period_days=365,
+             valid_days=14, coupon_prefix="SHIP", priority=10),
         dict(code="growing-upgrade", title="成长会员升级礼", detail="满 199 元减 20 元；本月再下 2 单即可升级稳定会员，享全场 95 折",
              kind="upgrade", stages=["growing"], period_days=30, valid_days=30, coupon_prefix="UP", priority=10),
         dict(code="stable-benefit", title="稳定会员专享券", detail="满 299 元减 40 元，可与会员折扣叠加",
              kind="benefit", stages=["stable"], period_days=30, valid_days=30, coupon_prefix="VIP", priority=10),
         dict(code="winback", title="老朋友回归礼", detail="无门槛 20 元券，全场通用", kind="winback",
              stages=["at_risk", "churned"], period_days=90, valid_days=30, coupon_prefix="BACK", priority=20),
+        dict(code="winback-gift", title="回归赠品", detail="下单即送定制茶杯一只（限量）", kind="winback",
+             stages=["at_risk", "churned"], period_days=90, valid_days=30, coupon_prefix="GIFT", priority=20),
         dict(code="birthday", title="生日礼券", detail="满 100 元减 30 元，生日前后 3 天可领", kind="campaign",
              trigger="birthday", rules={"window_days": 3}, period_days=300, valid_days=10,
              coupon_prefix="BDAY", priority=30),
@@ -56,8 +69,9 @@ def seed_content(db: Session, catalog: ResponseCatalog, today: date) -> bool:
     """Add the defaults once; False when the shop already has variants or offers."""
     if db.scalar(select(ReplyVariant.id).limit(1)) or db.scalar(select(Offer.id).limit(1)):
         return False
-    for stage, text in GREETINGS.items():
-        create_variant(db, catalog, SYSTEM, template="utter_greet", stage=stage, text=text, note="默认内容")
+    for greetings in (GREETINGS, ALTERNATIVE_GREETINGS):
+        for stage, text in greetings.items():
+            create_variant(db, catalog, SYSTEM, template="utter_greet", stage=stage, text=text, note="默认内容")
     for fields in _offers(today):
         offer = Offer(**fields, version=1, updated_by=SYSTEM)
         db.add(offer)

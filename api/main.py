@@ -16,12 +16,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from analytics.sentiment import get_classifier
 from api.core.config import get_settings
 from api.core.logging import setup_logging
 from api.db.session import get_sessionmaker
 from api.routes import admin as admin_routes
+from api.routes import analytics as analytics_routes
 from api.routes import auth as auth_routes
-from api.routes import customers, health, internal, nlg, orders, staff, web_chat
+from api.routes import customers, follow_ups, health, internal, nlg, orders, staff, surveys, web_chat
 from api.routes import workspace as workspace_routes
 from api.services import live
 from api.services.responses import ResponseCatalog
@@ -41,10 +43,21 @@ async def lifespan(app: FastAPI):
     live.install()
     live.hub.bind(asyncio.get_running_loop())
     reloader = asyncio.create_task(_reload_variants(app.state.variants, settings.variant_reload_seconds))
+    # The sentiment model is read (or, on a fresh machine, trained) off the event loop now,
+    # so the first complaint or survey comment does not wait for it.
+    warm = asyncio.create_task(_warm_sentiment())
     yield
+    warm.cancel()
     reloader.cancel()
     live.hub.bind(None)
     await app.state.rasa.aclose()
+
+
+async def _warm_sentiment() -> None:
+    try:
+        await run_in_threadpool(get_classifier)
+    except Exception:  # noqa: BLE001 - escalation and surveys try again when they need it
+        logging.getLogger(__name__).exception("could not load the sentiment model")
 
 
 async def _reload_variants(store: VariantStore, every_seconds: float) -> None:
@@ -138,11 +151,13 @@ def create_app() -> FastAPI:
     app.state.login_attempts = defaultdict(deque)  # address -> recent login attempts (routes/auth.py)
     app.add_middleware(AccessLog)
     for router in (web_chat.router, staff.router, orders.router, health.router, internal.router,
-                   nlg.router, customers.router):
+                   nlg.router, customers.router, surveys.web_router, surveys.internal_router):
         app.include_router(router)
     app.include_router(auth_routes.router)
     app.include_router(admin_routes.router)
+    app.include_router(analytics_routes.router)
     app.include_router(workspace_routes.router)
+    app.include_router(follow_ups.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

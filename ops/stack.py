@@ -95,8 +95,12 @@ class Stack:
         py = str(SERVICE_BIN / "python")
         # api.bootstrap: the first admin account (HX_ADMIN_PASSWORD) and the default
         # stage replies and offers; it never changes what is already there.
+        # With the demo: its conversations and surveys (they need the default replies),
+        # then one run of the analytics jobs so the console has results from the start.
+        demo = [[py, "-m", "api.cli", "generate-conversations", "--if-empty"],
+                [py, "-m", "api.cli", "run-job", "--analytics", "--if-never-run"]]
         steps = [[py, "-m", "alembic", "upgrade", "head"]] + ([[py, "-m", "api.seed"]] if seed else []) \
-            + [[py, "-m", "api.bootstrap"]]
+            + [[py, "-m", "api.bootstrap"]] + (demo if seed else [])
         for argv in steps:
             done = subprocess.run(argv, cwd=ROOT, env=self.env(), capture_output=True, text=True)
             if done.returncode:

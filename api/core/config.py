@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     shop_timezone: str = "Asia/Shanghai"
     recompute_stages_cron: str = "30 2 * * *"  # minute hour day month day-of-week
     campaign_offers_cron: str = "10 0 * * *"
+    # The analytics jobs (analytics/learning_jobs.py), at night in this order, the loop
+    # last so it sees the night's sentiment and the day's surveys.
+    sentiment_cron: str = "5 * * * *"
+    personas_cron: str = "20 1 * * *"
+    association_cron: str = "40 1 * * *"
+    step_scores_cron: str = "0 2 * * *"
+    loop_cron: str = "0 3 * * *"
+    # Basket rules ("also bought"): thresholds of patent step 4, tunable per shop.
+    rules_min_support: float = Field(default=0.003, gt=0, le=1)
+    rules_min_confidence: float = Field(default=0.2, gt=0, le=1)
+    rules_min_lift: float = Field(default=1.2, gt=0)
+    rules_keep: int = Field(default=100, ge=10, le=1000)
+    # The loop weighs outcomes of this many days; this share of traffic keeps exploring.
+    loop_window_days: int = Field(default=90, ge=7, le=730)
+    loop_exploration: float = Field(default=0.1, ge=0, le=1)
 
     # Where the default response texts live (Rasa's domain and response files).
     domain_path: Path = PROJECT_ROOT / "domain.yml"

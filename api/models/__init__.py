@@ -1,12 +1,16 @@
 """ORM models. Alembic (api/alembic) owns the schema; these describe it."""
+from api.models.analytics import AnalyticsReport, AssociationRule, LoopChoice, StepScore
 from api.models.content import ContentRevision, Offer, OfferIssuance, ReplyVariant
 from api.models.conversation import Conversation, ConversationEvent, Message
 from api.models.customer import Customer, CustomerIdentity, CustomerMerge, StageTransition
+from api.models.feedback import FollowUpTask, Survey
 from api.models.job import JobRun
 from api.models.order import Order, OrderItem, Product
 from api.models.staff import CannedReply, StaffRoute, StaffSession, StaffUser
 
 __all__ = [
+    "AnalyticsReport",
+    "AssociationRule",
     "CannedReply",
     "ContentRevision",
     "Conversation",
@@ -14,7 +18,9 @@ __all__ = [
     "Customer",
     "CustomerIdentity",
     "CustomerMerge",
+    "FollowUpTask",
     "JobRun",
+    "LoopChoice",
     "Message",
     "Offer",
     "OfferIssuance",
@@ -22,8 +28,10 @@ __all__ = [
     "OrderItem",
     "Product",
     "ReplyVariant",
-    "StageTransition",
     "StaffRoute",
     "StaffSession",
     "StaffUser",
+    "StageTransition",
+    "StepScore",
+    "Survey",
 ]

@@ -30,6 +30,9 @@ class ReplyVariant(Base):
     text: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(default=True)
     weight: Mapped[float] = mapped_column(default=1.0)
+    # auto: the analytics loop sets ``weight``; pinned: the only one said in its group;
+    # vetoed: never said while an admin keeps the veto.
+    loop_mode: Mapped[str] = mapped_column(String(8), default="auto")
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(64))
@@ -56,6 +59,10 @@ class Offer(Base):
     valid_days: Mapped[int] = mapped_column(default=14)  # how long an issued coupon lasts
     coupon_prefix: Mapped[str | None] = mapped_column(String(8))
     priority: Mapped[int] = mapped_column(default=0)
+    # Among chat offers of equal priority a customer may have, the share each stage
+    # gives this one ({stage: weight}), set by the analytics loop; see loop_mode above.
+    stage_weights: Mapped[dict] = mapped_column(JSON, default=dict)
+    loop_mode: Mapped[str] = mapped_column(String(8), default="auto")
     enabled: Mapped[bool] = mapped_column(default=True)
     starts_on: Mapped[date | None]
     ends_on: Mapped[date | None]

@@ -58,6 +58,8 @@ class Message(Base):
         Index("ix_messages_reply_to_id", "reply_to_id"),
         # The timeline reads a customer's newest messages by time.
         Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
+        # The analytics read messages by time across conversations (sentiment per week).
+        Index("ix_messages_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -74,6 +76,10 @@ class Message(Base):
     # The admin-edited variant of the template that was said (None: the default text).
     variant_id: Mapped[int | None]
     client_message_id: Mapped[str | None] = mapped_column(String(64))
+    # Customer messages: positive | neutral | negative and P(positive), from the sentiment
+    # job (analytics/sentiment.py); None until it has run.
+    sentiment: Mapped[str | None] = mapped_column(String(8))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -28,6 +28,9 @@ class Customer(Base):
     birthday: Mapped[date | None]
     # One of seed 003's five kinds, set by the analytics persona job.
     persona: Mapped[str | None] = mapped_column(String(24))
+    # Seed 003's tag library in six families (channel, ratings, attributes, contact
+    # volume, complaint risk, cluster), set by the persona job.
+    tags: Mapped[dict] = mapped_column(JSON, default=dict)
     # Set when this record was merged into another customer (kept so a merge can be
     # undone); such a customer owns nothing any more and is never recognised again.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))

@@ -1,4 +1,5 @@
-"""What the action server may read (one customer's state and orders) and do (claim an offer)."""
+"""What the action server may read (one customer's state, orders and product recommendations) and
+do (claim an offer)."""
 from __future__ import annotations
 
 from datetime import timezone
@@ -20,9 +21,12 @@ from api.schemas.internal import (
     OrderLine,
     OrdersOut,
     OrderView,
+    RecommendationsOut,
+    RecommendedProduct,
 )
 from api.services import offers
 from api.services.merge import live_customer
+from api.services.recommendations import recommendations_for
 
 router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)])
 
@@ -86,3 +90,17 @@ def claim_offer(customer_id: int, body: OfferClaimIn, db: DbDep, settings: Setti
     return OfferClaimOut(status="new" if is_new else "again", offer_title=issuance.offer.title,
                          offer_detail=issuance.offer.detail, coupon_code=issuance.coupon_code,
                          expires_on=f"{expires.month}月{expires.day}日" if expires else None)
+
+
+@router.get("/customers/{customer_id}/recommendations", response_model=RecommendationsOut)
+def customer_recommendations(customer_id: int, db: DbDep,
+                             k: Annotated[int, Query(ge=1, le=10)] = 3) -> RecommendationsOut:
+    """Up to ``k`` products the customer has not bought (action_recommend): "also bought"
+    from the basket rules, else the best sellers of their stage (``reason: popular``)."""
+    customer = _customer(db, customer_id)
+    found = recommendations_for(db, customer, k)
+    return RecommendationsOut(reason=found.reason, stage=customer.stage, products=[
+        RecommendedProduct(sku=s.product.sku, name=s.product.name, price=s.product.price,
+                           confidence=s.confidence, lift=s.lift, because=s.because, sold=s.sold)
+        for s in found.products
+    ])

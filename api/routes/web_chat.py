@@ -23,7 +23,7 @@ from api.services.identity import (
     new_client_id,
     verify_user_hash,
 )
-from api.services import live
+from api.services import live, surveys
 from api.services.turns import customer_context, run_bot_turn
 from bot.text import InvalidMessage, clean_customer_text
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 NOT_YOURS = "会话不存在或已失效，请刷新页面"
 
 
-def _customer_id_from_cookie(db: Session, client_id: str | None) -> int:
+def customer_id_from_cookie(db: Session, client_id: str | None) -> int:
     customer_id = customer_id_for_client(db, client_id) if is_valid_client_id(client_id) else None
     if customer_id is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "无法识别您的身份，请刷新页面后重试")
@@ -92,11 +92,11 @@ async def send_message(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
     def load():
-        customer_id = _customer_id_from_cookie(db, hx_cid)
+        customer_id = customer_id_from_cookie(db, hx_cid)
         conv = convs.owned_conversation(db, customer_id, conversation_id, for_update=True)
         if conv is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_YOURS)
-        if conv.status != "open":
+        if conv.status != "open" and surveys.asking(db, conv) is None:
             raise HTTPException(status.HTTP_409_CONFLICT, "该会话已结束，请刷新页面开始新的会话")
         inbound, seen = convs.store_inbound(db, conv, text, body.client_message_id)
         context = customer_context(db, db.get(Customer, customer_id))
@@ -108,7 +108,9 @@ async def send_message(
     if seen:
         replies = await run_in_threadpool(convs.replies_to, db, inbound.id)
     else:
-        replies = await run_bot_turn(db, rasa, conv, inbound, context)
+        replies = await run_in_threadpool(convs.survey_turn, db, conv, inbound)
+        if replies is None:
+            replies = await run_bot_turn(db, rasa, conv, inbound, context)
     return SendOut(conversation=conv, message=inbound, replies=replies)
 
 
@@ -120,7 +122,7 @@ def list_messages(
     hx_cid: Annotated[str | None, Cookie()] = None,
 ) -> MessagesOut:
     """Messages newer than ``after_id``: the page polls this for later replies."""
-    conv = convs.owned_conversation(db, _customer_id_from_cookie(db, hx_cid), conversation_id)
+    conv = convs.owned_conversation(db, customer_id_from_cookie(db, hx_cid), conversation_id)
     if conv is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_YOURS)
     return MessagesOut(conversation=conv, messages=convs.messages_after(db, conv.id, after_id))
@@ -137,7 +139,7 @@ async def conversation_events(
     (a staff reply, a hand-back), so the page fetches it at once instead of at its next
     poll."""
     def check() -> None:
-        if convs.owned_conversation(db, _customer_id_from_cookie(db, hx_cid), conversation_id) is None:
+        if convs.owned_conversation(db, customer_id_from_cookie(db, hx_cid), conversation_id) is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_YOURS)
         db.close()  # a stream may stay open for hours: hold no pooled connection
 

@@ -20,13 +20,17 @@ from api.models import (
     ConversationEvent,
     Customer,
     CustomerIdentity,
+    FollowUpTask,
     Message,
     Order,
     StaffRoute,
     StaffUser,
+    Survey,
 )
 from api.models.customer import STAGE_LABELS, STAGES
 from api.models.order import ORDER_STATUS_LABELS
+from api.routes.follow_ups import follow_up_out
+from api.schemas.surveys import SurveyOut
 from api.schemas.workspace import (
     CannedIn,
     CannedOut,
@@ -162,7 +166,19 @@ def _profile(db: Session, customer: Customer, current: str, reveal: bool = False
                 for o in orders], orders_total=total,
         past_conversations=[ProfileConversation(id=c.id, channel=c.channel, status=c.status,
                                                 started_at=c.started_at, last_activity_at=c.last_activity_at,
-                                                messages=n or 0) for c, n in past])
+                                                messages=n or 0) for c, n in past],
+        tag_families=customer.tags or {},
+        surveys=[_survey_out(s) for s in db.scalars(select(Survey).where(Survey.customer_id == customer.id)
+                                                     .order_by(Survey.id.desc()).limit(3))],
+        follow_ups=[follow_up_out(t, customer) for t in db.scalars(
+            select(FollowUpTask).where(FollowUpTask.customer_id == customer.id, FollowUpTask.status == "open")
+            .order_by(FollowUpTask.id))])
+
+
+def _survey_out(survey: Survey) -> SurveyOut:
+    out = SurveyOut.model_validate(survey)
+    out.comment = mask_text(survey.comment) if survey.comment else None
+    return out
 
 
 @router.get("/conversations/{conversation_id}", response_model=WorkspaceConversation)

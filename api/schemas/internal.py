@@ -46,3 +46,19 @@ class OfferClaimOut(BaseModel):
     offer_detail: str | None = None
     coupon_code: str | None = None
     expires_on: str | None = None  # the shop's local date, e.g. "12月6日"
+
+
+class RecommendedProduct(BaseModel):
+    sku: str
+    name: str
+    price: Decimal
+    confidence: float | None = None  # also_bought: of the best rule behind it
+    lift: float | None = None
+    because: list[str] = []  # also_bought: the customer's products that triggered it
+    sold: int | None = None  # popular: units sold in the last 90 days
+
+
+class RecommendationsOut(BaseModel):
+    reason: str  # also_bought | popular | none
+    stage: str
+    products: list[RecommendedProduct]

@@ -1,14 +1,24 @@
 """What the customer's browser sends and receives."""
 from __future__ import annotations
 
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from api.schemas.types import UtcDatetime
-from pydantic import BaseModel, ConfigDict, Field
+from api.services.survey_questions import BY_KEY
+from api.services.surveys import TEMPLATE_PREFIX as SURVEY_PREFIX
 
 
 class SessionIn(BaseModel):
     user_id: str | None = Field(default=None, min_length=1, max_length=128)
     user_hash: str | None = Field(default=None, min_length=64, max_length=64)
+
+
+class SurveyPrompt(BaseModel):
+    """A survey question the page may offer buttons for: scores low..high, or free text."""
+
+    key: str
+    low: int | None
+    high: int | None
 
 
 class MessageOut(BaseModel):
@@ -18,6 +28,16 @@ class MessageOut(BaseModel):
     author: str
     text: str
     created_at: UtcDatetime
+    template: str | None = Field(default=None, exclude=True)
+
+    @computed_field
+    @property
+    def survey(self) -> SurveyPrompt | None:
+        template = self.template or ""
+        question = BY_KEY.get(template.removeprefix(SURVEY_PREFIX)) if template.startswith(SURVEY_PREFIX) else None
+        if question is None:
+            return None
+        return SurveyPrompt(key=question.key, low=question.low, high=question.high)
 
 
 class ConversationOut(BaseModel):

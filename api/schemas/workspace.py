@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.surveys import FollowUpOut, SurveyOut
 from api.schemas.types import UtcDatetime
 
 
@@ -83,6 +84,10 @@ class CustomerProfile(BaseModel):
     orders: list[ProfileOrder]
     orders_total: int
     past_conversations: list[ProfileConversation]
+    # Seed 003's six tag families from the persona job: {family: tag or [tags]}.
+    tag_families: dict = {}
+    surveys: list[SurveyOut] = []  # the latest few, newest first
+    follow_ups: list[FollowUpOut] = []  # open ones
 
 
 class WorkspaceConversation(BaseModel):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from bot.rasa_client import BotTurn
 from api.db.base import utcnow
 from api.models import Conversation, Customer, Message
-from api.services import handoff
+from api.services import handoff, surveys
 from api.services.escalation import escalation_reason
 from api.services.merge import MergeError, find_phone, link_phone
 
@@ -127,7 +127,8 @@ def flag(conv: Conversation, reason: str) -> None:
 def store_bot_turn(db: Session, conv: Conversation, inbound: Message, turn: BotTurn,
                    context: dict | None = None) -> list[Message]:
     """Store the bot's replies; when the turn calls for a person (escalation.py), put the
-    conversation in the staff queue and tell the customer their place in it."""
+    conversation in the staff queue and tell the customer their place in it; when the
+    bot said goodbye, start the satisfaction survey (surveys.py)."""
     now = utcnow()
     context = context or {}
     inbound.intent, inbound.intent_confidence = turn.intent, turn.intent_confidence
@@ -146,8 +147,20 @@ def store_bot_turn(db: Session, conv: Conversation, inbound: Message, turn: BotT
         notice = handoff.escalate(db, conv, reason, reply_to_id=inbound.id, now=now)
         if notice is not None:
             out.append(notice)
+    elif surveys.GOODBYE_TEMPLATE in (r.template for r in turn.replies):
+        out.extend(surveys.start(db, conv, "goodbye", now, inbound.id))
     db.commit()
     return out
+
+
+def survey_turn(db: Session, conv: Conversation, inbound: Message) -> list[Message] | None:
+    """The replies when the message answers a waiting survey question; None: the bot
+    answers it. A customer who moves on in a conversation staff resolved reopens it."""
+    replies = surveys.answer_in_chat(db, conv, inbound)
+    if replies is None and conv.status != "open":
+        conv.status, conv.closed_at = "open", None
+        db.commit()
+    return replies
 
 
 def store_unanswered(db: Session, conv: Conversation, inbound: Message, reason: str) -> list[Message]:

@@ -7,30 +7,24 @@
     strongly_negative   a complaint whose text is strongly negative
     bot_unavailable     Rasa failed, timed out or said nothing (decided in turns.py)
 
-The negativity score comes from SnowNLP's sentiment model for now; on held-out shop
-messages it also scores some neutral questions low, so on its own it only counts for
-messages Rasa already took for complaints. The analytics issue compares classifiers and
-plugs in the best one here.
+The negativity score is P(positive) from the sentiment classifier the analytics chose
+(analytics/sentiment.py; the comparison is in docs/sentiment-report.md). It was trained
+on product reviews and reads some neutral shop questions as negative, so on its own it
+only counts for messages Rasa already took for complaints.
 """
 from __future__ import annotations
 
-import threading
+from analytics.sentiment import STRONGLY_NEGATIVE, get_classifier
 
 FALLBACK_TEMPLATES = frozenset({"utter_default"})
 HANDOFF_TEMPLATE = "utter_handoff"
 PRIORITY_STAGES = frozenset({"at_risk", "stable"})
 PRIORITY_PERSONAS = frozenset({"high_value"})
-STRONGLY_NEGATIVE = 0.05  # SnowNLP: probability the text is positive
-
-_model_lock = threading.Lock()
 
 
 def negativity_score(text: str) -> float:
     """Probability that the text is positive (0 = very negative)."""
-    with _model_lock:  # SnowNLP loads its model on first use; not thread-safe then
-        from snownlp import SnowNLP
-
-        return float(SnowNLP(text).sentiments)
+    return float(get_classifier().score([text])[0])
 
 
 def escalation_reason(*, templates: list[str | None], intent: str | None, previous_bot_template: str | None,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.db.base import utcnow
 from api.models import Conversation, ConversationEvent, Customer, Message, StaffRoute, StaffUser
+from api.services import surveys
 from api.services.auth import Principal
 
 # A dedicated staff member has this long to take an escalation before anyone may.
@@ -196,10 +197,12 @@ def hand_back(db: Session, conv: Conversation, staff: Principal, now: datetime |
 
 
 def resolve(db: Session, conv: Conversation, staff: Principal, now: datetime | None = None) -> Message:
-    """The staff member solved it: the conversation closes. Commits."""
+    """The staff member solved it: the conversation closes and the customer is asked the
+    satisfaction survey (answers are taken in the closed conversation). Commits."""
     now = now or utcnow()
     _release(db, conv, staff, "resolved", now)
     msg = system_message(db, conv, RESOLVED_TEXT, now)
+    surveys.start(db, conv, "resolved", now)
     db.commit()
     return msg
 

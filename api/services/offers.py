@@ -16,6 +16,7 @@ offer twice within ``period_days``.
 """
 from __future__ import annotations
 
+import random
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -156,12 +157,28 @@ def claim_offer(db: Session, customer: Customer, today: date, now: datetime,
     valid coupon from within its period, that one is returned again (is_new False), so
     asking twice never yields a second coupon."""
     facts = customer_facts(db, customer)
-    offers = db.scalars(select(Offer).where(Offer.enabled.is_(True))
+    offers = db.scalars(select(Offer).where(Offer.enabled.is_(True), Offer.loop_mode != "vetoed")
                         .order_by(Offer.priority.desc(), Offer.id)).all()
-    for offer in offers:
-        if is_eligible(offer, facts, today, now):
-            return issue(db, offer, customer, "chat", now, conversation_id), True
+    offer = choose_offer([o for o in offers if is_eligible(o, facts, today, now)], customer.stage)
+    if offer is not None:
+        return issue(db, offer, customer, "chat", now, conversation_id), True
     return current_issuance(db, customer.id, now), False
+
+
+def choose_offer(eligible: list[Offer], stage: str, rng: random.Random | None = None) -> Offer | None:
+    """The highest priority wins; among equals an admin's pin wins, else the analytics
+    loop's share for the stage (``stage_weights``, even when it has not run) decides."""
+    if not eligible:
+        return None
+    top = max(o.priority for o in eligible)
+    tier = [o for o in eligible if o.priority == top]
+    pinned = [o for o in tier if o.loop_mode == "pinned"]
+    if pinned:
+        return pinned[0]
+    weights = [max(float((o.stage_weights or {}).get(stage, 1.0)), 0.0) for o in tier]
+    if not any(weights):
+        weights = [1.0] * len(tier)
+    return (rng or random).choices(tier, weights=weights)[0]
 
 
 CAMPAIGN_CHUNK = 500

@@ -37,6 +37,8 @@ ACTION_VARIABLES = {
                     "expires_on": "有效期至"},
     "utter_offer_again": {"offer_title": "优惠名称", "coupon_code": "券码", "expires_on": "有效期至"},
     "utter_offer_benefit": {"offer_title": "优惠名称", "offer_detail": "优惠说明"},
+    "utter_recommend": {"products": "推荐的商品（名称 ¥价格，用、隔开）", "because": "顾客买过、引出推荐的商品"},
+    "utter_recommend_popular": {"products": "近期热销的商品（名称 ¥价格，用、隔开）"},
 }
 PERSONAS = ("business_sensitive", "high_value", "high_potential", "needs_guidance", "ordinary")
 
@@ -97,6 +99,7 @@ class Variant:
     weight: float
     persona: str | None
     variables: frozenset[str]
+    pinned: bool = False
 
 
 class VariantStore:
@@ -109,10 +112,13 @@ class VariantStore:
 
     def load(self, db: Session) -> None:
         by_key: dict[tuple[str, str], list[Variant]] = defaultdict(list)
-        rows = db.scalars(select(ReplyVariant).where(ReplyVariant.enabled.is_(True), ReplyVariant.weight > 0))
+        # An admin's veto of the analytics loop's choice takes the variant out of use.
+        rows = db.scalars(select(ReplyVariant).where(ReplyVariant.enabled.is_(True), ReplyVariant.weight > 0,
+                                                     ReplyVariant.loop_mode != "vetoed"))
         for row in rows:
             by_key[(row.template, row.stage)].append(
-                Variant(row.id, row.text, row.weight, row.persona, frozenset(template_variables(row.text))))
+                Variant(row.id, row.text, row.weight, row.persona, frozenset(template_variables(row.text)),
+                        row.loop_mode == "pinned"))
         self._by_key = dict(by_key)  # swapped whole: readers never see half a reload
 
     def candidates(self, template: str, stage: str | None, values: dict,
@@ -124,7 +130,9 @@ class VariantStore:
         usable = [v for v in self._by_key.get((template, stage), [])
                   if v.variables <= values.keys() and v.persona in (None, persona)]
         own = [v for v in usable if persona is not None and v.persona == persona]
-        return own or usable
+        pool = own or usable
+        # A variant an admin pinned is the only one said in its group (loop_mode).
+        return [v for v in pool if v.pinned] or pool
 
     def choose(self, template: str, stage: str | None, values: dict, persona: str | None = None,
                rng: random.Random | None = None) -> Variant | None:

@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.offers import ActionOffer
 from actions.orders import ActionOrderStatus, order_detail
+from actions.recommend import ActionRecommend, price_text, product_list
 from actions.service_api import ServiceAPI
 from actions.session import ActionSessionStart
 from tests.local_server import free_port, serve
@@ -28,7 +29,8 @@ def recorded(name: str) -> Tracker:
     return Tracker.from_dict(json.loads((HERE / "trackers" / f"{name}.json").read_text(encoding="utf-8")))
 
 
-async def with_service(coro_factory, up: bool = True, claim: dict | None = None):
+async def with_service(coro_factory, up: bool = True, claim: dict | None = None,
+                       recommendations: dict | None = None):
     """Run an action against a local stand-in of the service's internal API."""
     seen: list[str] = []
 
@@ -47,12 +49,17 @@ async def with_service(coro_factory, up: bool = True, claim: dict | None = None)
         seen.append(f"{request.method} {request.rel_url} {(await request.json())['conversation_id']}")
         return web.json_response(claim or {"status": "none"})
 
+    async def recommend(request: web.Request) -> web.Response:
+        seen.append(str(request.rel_url))
+        return web.json_response(recommendations or PAYLOADS["recommendations"])
+
     if not up:
         return await coro_factory(ServiceAPI(f"http://127.0.0.1:{free_port()}", "test-token")), seen
     app = web.Application()
     app.router.add_get("/internal/customers/{cid}", customer)
     app.router.add_get("/internal/customers/{cid}/orders", orders)
     app.router.add_post("/internal/customers/{cid}/offers/claim", claim_offer)
+    app.router.add_get("/internal/customers/{cid}/recommendations", recommend)
     runner, base = await serve(app)
     api = ServiceAPI(base, "test-token")
     try:
@@ -61,13 +68,14 @@ async def with_service(coro_factory, up: bool = True, claim: dict | None = None)
         await runner.cleanup()
 
 
-def run(action_cls, tracker: Tracker, up: bool = True, claim: dict | None = None):
+def run(action_cls, tracker: Tracker, up: bool = True, claim: dict | None = None,
+        recommendations: dict | None = None):
     dispatcher = CollectingDispatcher()
 
     async def go(api):
         return await action_cls(api).run(dispatcher, tracker, {})
 
-    events, seen = asyncio.run(with_service(go, up, claim))
+    events, seen = asyncio.run(with_service(go, up, claim, recommendations))
     return events, dispatcher.messages, seen
 
 
@@ -193,3 +201,41 @@ def test_offer_answers(claim, response):
 def test_offer_with_the_service_down_hands_over():
     _, messages, _ = run(ActionOffer, recorded("order_status_without_number"), up=False)
     assert [m["response"] for m in messages] == ["utter_handoff"]
+
+
+def test_recommendation_names_what_was_bought_and_the_products_with_prices():
+    tracker = recorded("recommend_member")
+    events, messages, seen = run(ActionRecommend, tracker)
+    (message,) = messages
+    found = PAYLOADS["recommendations"]
+    assert found["reason"] == "also_bought" and events == []
+    assert message["response"] == "utter_recommend"
+    assert message["products"] == "、".join(f"{p['name']} {price_text(p['price'])}" for p in found["products"])
+    for name in {n for p in found["products"] for n in p["because"]}:
+        assert name in message["because"]
+    assert seen == [f"/internal/customers/{tracker.get_slot('customer_id')}/recommendations?k=3"]
+
+
+def test_recommendation_falls_back_to_best_sellers_or_to_nothing():
+    popular = PAYLOADS["recommendations_popular"]
+    _, messages, _ = run(ActionRecommend, recorded("recommend_member"), recommendations=popular)
+    assert [m["response"] for m in messages] == ["utter_recommend_popular"]
+    assert messages[0]["products"] == product_list(popular["products"]) and "because" not in messages[0]
+    _, messages, _ = run(ActionRecommend, recorded("recommend_member"),
+                         recommendations={"reason": "none", "stage": "prospect", "products": []})
+    assert [m["response"] for m in messages] == ["utter_no_recommendation"]
+
+
+def test_recommendation_without_customer_or_service_says_there_is_none():
+    _, messages, _ = run(ActionRecommend, recorded("recommend_member"), up=False)
+    assert [m["response"] for m in messages] == ["utter_no_recommendation"]
+    tracker = recorded("recommend_member")
+    tracker.latest_message["metadata"] = {}
+    tracker.slots["customer_id"] = None
+    tracker.slots["session_started_metadata"] = None
+    _, messages, seen = run(ActionRecommend, tracker)
+    assert [m["response"] for m in messages] == ["utter_no_recommendation"] and seen == []
+
+
+def test_prices_are_told_without_trailing_zeros():
+    assert [price_text(v) for v in ("168.00", "59.90", "100.00", "0.5", None)] == ["¥168", "¥59.9", "¥100", "¥0.5", ""]

@@ -159,3 +159,20 @@ def test_no_offer_for_the_stage(client, db):
                          headers={"Authorization": f"Bearer {INTERNAL}"}).json()
     assert answer == {"status": "none", "offer_title": None, "offer_detail": None, "coupon_code": None,
                       "expires_on": None}
+
+
+def test_among_equal_priorities_the_loops_stage_share_or_an_admins_pin_decides():
+    import random
+
+    from api.services.offers import choose_offer
+
+    a = Offer(code="A", priority=1, stage_weights={"new": 0.9, "growing": 0.1}, loop_mode="auto")
+    b = Offer(code="B", priority=1, stage_weights={"new": 0.1, "growing": 0.9}, loop_mode="auto")
+    low = Offer(code="LOW", priority=0, stage_weights={}, loop_mode="pinned")
+    rng = random.Random(3)
+    picks = [choose_offer([a, b, low], "new", rng).code for _ in range(2000)]
+    assert 0.85 < picks.count("A") / len(picks) < 0.95 and "LOW" not in picks
+    assert choose_offer([a, b], "stable", rng).code in {"A", "B"}  # no share yet: even
+    b.loop_mode = "pinned"
+    assert {choose_offer([a, b], "new", rng).code for _ in range(50)} == {"B"}
+    assert choose_offer([], "new") is None

@@ -97,3 +97,19 @@ def test_unknown_stage_template_or_persona_is_refused():
         validate_variant(CATALOG, "utter_nope", "new", "您好")
     with pytest.raises(ValueError, match="未知的客户类型"):
         validate_variant(CATALOG, "utter_greet", "new", "您好", persona="vip")
+
+
+def test_an_admin_pin_or_veto_of_the_loop_decides_what_is_said(db):
+    from api.models import ReplyVariant
+
+    rows = [ReplyVariant(template="utter_greet", stage="new", text=t, weight=w, loop_mode=m, updated_by="t")
+            for t, w, m in (("A", 5.0, "auto"), ("B", 0.1, "auto"), ("C", 9.0, "vetoed"))]
+    db.add_all(rows)
+    db.commit()
+    store = VariantStore()
+    store.load(db)
+    assert {v.text for v in store.candidates("utter_greet", "new", {})} == {"A", "B"}
+    rows[1].loop_mode = "pinned"
+    db.commit()
+    store.load(db)
+    assert {store.choose("utter_greet", "new", {}).text for _ in range(50)} == {"B"}

@@ -1,6 +1,8 @@
 """Chinese conversations through the real service, Rasa and action server."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.e2e.conftest import member_login, say, start
@@ -44,8 +46,10 @@ def test_a_new_visitor_gets_the_prospect_greeting_and_one_new_customer_coupon(st
     greeting = say(customer, conv, "你好")["replies"][0]["text"]
     assert "第一次来" in greeting  # the prospect stage's variant, not the default text
     offer = say(customer, conv, "有优惠券可以领吗")["replies"][0]["text"]
-    assert "新人专享" in offer and "NEW-" in offer
-    code = offer[offer.index("NEW-"):][:12]
+    # Two new-customer offers share the top priority; the analytics loop weighs them.
+    found = re.search(r"(?:NEW|SHIP)-[0-9A-Z]+", offer)
+    assert found and ("新人专享" in offer or "首单包邮" in offer), offer
+    code = found.group(0)
     again = say(customer, conv, "再给我一张券吧")["replies"][0]["text"]
     assert code in again and "已经领过" in again  # never the same offer twice in its period
     assert [m["template"] for m in stored(staff, conv) if m["author"] == "bot"] == \

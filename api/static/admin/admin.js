@@ -270,7 +270,7 @@
 
   // ------------------------------------------------------------------ routing
 
-  const TABS = ["replies", "offers", "customers", "merges"];
+  const TABS = ["replies", "offers", "customers", "merges", "analytics", "loop"];
 
   function route() {
     if (!state.me || state.me.role !== "admin") return;
@@ -288,7 +288,8 @@
     document.body.dataset.tab = tab;
     if (!state.loaded[tab]) {
       state.loaded[tab] = true;
-      const load = { offers: loadOffers, customers: loadCustomers, merges: loadMerges }[tab];
+      const load = { offers: loadOffers, customers: loadCustomers, merges: loadMerges,
+                     analytics: () => window.HXAnalytics.loadAnalytics(api), loop: () => window.HXAnalytics.loadLoop(api) }[tab];
       if (load) load().catch(failed);
     }
   }

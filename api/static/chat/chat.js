@@ -21,6 +21,18 @@
     staff: "", // the visible "人工客服" label is read instead
     system: "系统消息：",
   };
+  // The satisfaction survey (asked after goodbye or when staff end the conversation):
+  // the bot message that asks a question carries survey: {key, low, high}; the page
+  // offers its answers as buttons that send exactly what the customer could type.
+  const SURVEY_SKIP = "跳过";
+  const SURVEY_STOP = "不用了";
+  const SURVEY_NO_COMMENT = "没有";
+  const SURVEY_SCALE_HINT = {
+    nps: ["不会推荐", "一定会推荐"],
+    score: ["很不满意", "非常满意"],
+  };
+  const INPUT_PLACEHOLDER = "请输入您的问题…";
+  const COMMENT_PLACEHOLDER = "请输入您的意见或建议…";
   const STATUS_TEXT = {
     bot: "智能助手在线",
     staff: "人工客服已接入",
@@ -36,6 +48,7 @@
     messages: $("messages"),
     typing: $("typing"),
     newMsg: $("new-msg"),
+    survey: $("survey-replies"),
     sessionError: $("session-error"),
     sessionErrorText: $("session-error-text"),
     retry: $("retry"),
@@ -64,6 +77,8 @@
     pollFailures: 0,
     convGen: 0, // bumped whenever the conversation changes; stale poll results are dropped
     failed: null, // {text, cid, conv}: last send that failed with a network error / 5xx
+    surveyFor: "", // id of the message whose survey answers are shown ("" = none)
+    surveyFocus: false, // an answer button had the focus: focus the next question's buttons
     errorKind: "", // "" | "empty" | "limit" | "send" | "connect"
   };
 
@@ -219,6 +234,9 @@
     els.chips.forEach((c) => {
       c.disabled = !canSend;
     });
+    els.survey.querySelectorAll("button").forEach((b) => {
+      b.disabled = !canSend;
+    });
     els.input.disabled = !state.ready;
   }
 
@@ -288,6 +306,15 @@
 
     const date = parseDate(m.created_at);
     if (date) el.appendChild(buildTime(date));
+
+    const survey = author === "bot" && m.survey && typeof m.survey === "object" ? m.survey : null;
+    if (survey && typeof survey.key === "string") {
+      el.dataset.surveyKey = survey.key;
+      if (Number.isInteger(survey.low) && Number.isInteger(survey.high) && survey.low <= survey.high) {
+        el.dataset.surveyLow = String(survey.low);
+        el.dataset.surveyHigh = String(survey.high);
+      }
+    }
     return el;
   }
 
@@ -351,6 +378,7 @@
 
     if (added) {
       updateWelcome();
+      updateSurveyReplies();
       if (stick) scrollToBottom();
       else els.newMsg.hidden = false;
     }
@@ -364,6 +392,7 @@
     state.lastId = 0;
     state.convGen++;
     if (pending) els.messages.appendChild(pending);
+    updateSurveyReplies();
   }
 
   function addPending(text) {
@@ -382,6 +411,7 @@
     els.messages.appendChild(el);
     state.pending = el;
     updateWelcome();
+    updateSurveyReplies();
     scrollToBottom();
   }
 
@@ -389,6 +419,7 @@
     if (state.pending) {
       state.pending.remove();
       state.pending = null;
+      updateSurveyReplies();
     }
   }
 
@@ -398,6 +429,133 @@
     el.textContent = text;
     els.messages.prepend(el);
   }
+
+  // ---------------------------------------------------------------- survey answers
+
+  // The question waiting for an answer: the newest message, when it is a bot message
+  // asking a survey question, and nothing is being sent.
+  function currentSurveyQuestion() {
+    if (state.pending) return null;
+    const all = els.messages.querySelectorAll(".msg");
+    const last = all.length ? all[all.length - 1] : null;
+    if (!last || last.dataset.author !== "bot" || !last.dataset.surveyKey) return null;
+    const low = last.dataset.surveyLow !== undefined ? Number(last.dataset.surveyLow) : null;
+    const high = last.dataset.surveyHigh !== undefined ? Number(last.dataset.surveyHigh) : null;
+    if (low !== null && high !== null && high - low > 20) return null; // not a scale the page can show
+    return { id: last.dataset.id, key: last.dataset.surveyKey, low: low, high: high };
+  }
+
+  function surveyButton(text, label, className) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "survey-chip " + className;
+    b.dataset.text = text;
+    b.setAttribute("aria-label", label);
+    return b;
+  }
+
+  function buildSurveyReplies(q) {
+    const box = els.survey;
+    box.textContent = "";
+    box.dataset.key = q.key;
+    box.dataset.for = q.id;
+    const caption = document.createElement("p");
+    caption.className = "survey-caption";
+    caption.id = "survey-caption";
+    box.appendChild(caption);
+
+    if (q.low !== null && q.high !== null) {
+      const isNps = q.high - q.low > 5;
+      const hint = SURVEY_SCALE_HINT[isNps ? "nps" : "score"];
+      caption.textContent = "点选分数：" + q.low + " " + hint[0] + "，" + q.high + " " + hint[1];
+      const scale = document.createElement("div");
+      scale.className = "survey-scale";
+      scale.dataset.scale = isNps ? "nps" : "stars";
+      for (let v = q.low; v <= q.high; v++) {
+        const extra = v === q.low ? "（" + hint[0] + "）" : v === q.high ? "（" + hint[1] + "）" : "";
+        const b = surveyButton(String(v), v + " 分" + extra, "survey-score");
+        const num = document.createElement("span");
+        num.className = "survey-num";
+        num.textContent = String(v);
+        b.appendChild(num);
+        if (!isNps) {
+          const star = document.createElement("span");
+          star.className = "survey-star";
+          star.setAttribute("aria-hidden", "true");
+          star.textContent = "★";
+          b.appendChild(star);
+        }
+        scale.appendChild(b);
+      }
+      box.appendChild(scale);
+      const more = document.createElement("div");
+      more.className = "survey-more";
+      const skip = surveyButton(SURVEY_SKIP, "跳过这一题", "survey-skip");
+      skip.textContent = SURVEY_SKIP;
+      const stop = surveyButton(SURVEY_STOP, "不用了，结束调查", "survey-stop");
+      stop.textContent = SURVEY_STOP;
+      more.append(skip, stop);
+      box.appendChild(more);
+    } else {
+      caption.textContent = "请在下方输入您的意见，或点“" + SURVEY_NO_COMMENT + "”结束调查";
+      const more = document.createElement("div");
+      more.className = "survey-more";
+      const none = surveyButton(SURVEY_NO_COMMENT, "没有了，结束调查", "survey-none");
+      none.textContent = SURVEY_NO_COMMENT;
+      more.appendChild(none);
+      box.appendChild(more);
+    }
+    box.setAttribute("aria-describedby", "survey-caption");
+  }
+
+  function updateSurveyReplies() {
+    const q = currentSurveyQuestion();
+    const key = q ? q.id + ":" + q.key : "";
+    if (key !== state.surveyFor) {
+      state.surveyFor = key;
+      const hadFocus = els.survey.contains(document.activeElement);
+      if (q) buildSurveyReplies(q);
+      else els.survey.textContent = "";
+      els.survey.hidden = !q;
+      els.input.placeholder = q && q.low === null ? COMMENT_PLACEHOLDER : INPUT_PLACEHOLDER;
+      if (hadFocus) state.surveyFocus = true; // rebuilt under the keyboard user's focus
+    }
+    updateControls();
+    focusSurvey();
+  }
+
+  // Keyboard users keep their place: after an answer button was used, focus goes to the
+  // next question's buttons, or to the input when the survey is over. Buttons are
+  // disabled while a message is being sent, so this waits until the send is done.
+  function focusSurvey() {
+    if (!state.surveyFocus || state.sending || state.connecting) return;
+    state.surveyFocus = false;
+    const first = els.survey.querySelector(".survey-score") || els.survey.querySelector("button");
+    if (!els.survey.hidden && first && !first.disabled) first.focus({ preventScroll: true });
+    else if (window.matchMedia && window.matchMedia("(pointer: fine)").matches) els.input.focus({ preventScroll: true });
+  }
+
+  els.survey.addEventListener("click", (e) => {
+    const b = e.target.closest("button.survey-chip");
+    if (!b || b.disabled || !els.survey.contains(b)) return;
+    sendText(b.dataset.text || "", false);
+  });
+
+  // Arrow keys move between the scores, Home / End to the ends (Tab still goes through).
+  els.survey.addEventListener("keydown", (e) => {
+    const b = e.target.closest("button.survey-score");
+    if (!b) return;
+    const all = Array.from(els.survey.querySelectorAll("button.survey-score"));
+    const i = all.indexOf(b);
+    let next = -1;
+    if (e.key === "ArrowRight" || e.key === "ArrowDown") next = Math.min(i + 1, all.length - 1);
+    else if (e.key === "ArrowLeft" || e.key === "ArrowUp") next = Math.max(i - 1, 0);
+    else if (e.key === "Home") next = 0;
+    else if (e.key === "End") next = all.length - 1;
+    if (next < 0) return;
+    e.preventDefault();
+    all[next].focus();
+  });
 
   // ---------------------------------------------------------------- session
 
@@ -526,6 +684,8 @@
       return;
     }
     const text = raw.trim();
+    // An answer button was used: once the next question is shown, focus its buttons.
+    state.surveyFocus = !fromInput && els.survey.contains(document.activeElement);
 
     const conv = state.conversationId;
     const cid =
@@ -568,6 +728,7 @@
       state.sending = false;
       setTyping(false);
       updateControls();
+      focusSurvey();
       schedulePoll(POLL_MS);
     }
   }

@@ -5,6 +5,7 @@
  * Live notices (server-sent events, /api/staff/events) say which conversation changed;
  * the queue (every 2 s) and the open conversation (every 1.5 s, only messages newer
  * than the last one seen, via ?after_id=) are also polled as the fallback.
+ * Follow-up tasks (回访任务) are fetched on live notices (at most every 3 s) and every 30 s.
  */
 (function () {
   "use strict";
@@ -44,6 +45,23 @@
   const AUTHOR_LABELS = { customer: "顾客", bot: "智能助手", staff: "人工客服", system: "系统消息" };
   const LIFECYCLE = ["escalated", "claimed", "handed_back", "resolved"];
 
+  const FOLLOW_UP_POLL_MS = 30000;
+  const FOLLOW_UP_MIN_GAP_MS = 3000; // live notices come with every message: refresh at most this often
+  const FOLLOW_UP_LIMIT = 200;
+  const FOLLOW_UP_REASONS = { negative_comment: "差评留言", low_score: "低分未留言" };
+  const SENTIMENTS = { positive: "正面", neutral: "中性", negative: "负面" };
+  const SURVEY_TRIGGERS = { goodbye: "顾客道别后", resolved: "人工结束后", api: "其他渠道提交" };
+  const SURVEY_STATUS = { asking: "进行中", completed: "已完成", abandoned: "未答完", declined: "已婉拒" };
+  const SURVEY_INDICATORS = [["quality", "质量"], ["service", "服务"], ["value", "性价比"], ["innovation", "创新"]];
+  // Seed 003's six tag families, as the persona job writes them into the customer's tags.
+  const TAG_FAMILIES = [["channel", "渠道"], ["rating", "评价"], ["attributes", "属性"],
+    ["contact_change", "咨询量"], ["complaint_risk", "投诉风险"], ["cluster", "分群"]];
+  const TAG_LEVELS = { // family -> tag -> colour of the chip
+    rating: { "好评": "good", "差评": "bad" },
+    complaint_risk: { "高": "bad", "中": "warn", "低": "good" },
+    contact_change: { "上升": "warn" },
+  };
+
   // ------------------------------------------------------------------ state
 
   const state = {
@@ -78,6 +96,22 @@
     profileKey: "",
     gone: false, // the API no longer shows this conversation to us (404)
     acting: false,
+
+    tab: "queue", // the left column shows "queue" or "follow-ups"
+    fu: {
+      view: "open", // "open" | "done"
+      open: null, // open tasks (null until the first load)
+      done: [],
+      timer: null,
+      soon: false, // a refresh after a live notice is already scheduled
+      lastAt: 0, // performance.now() of the last refresh
+      seq: 0,
+      applied: 0,
+      failed: false,
+      task: null, // the task in the 完成回访 dialog
+      opener: null, // the button that opened it (focus returns there)
+      saving: false,
+    },
   };
 
   function fmtHM(iso) {
@@ -98,6 +132,14 @@
     if (s < 60) return s + "秒";
     if (s < 3600) return Math.floor(s / 60) + "分" + pad2(s % 60) + "秒";
     return Math.floor(s / 3600) + "小时" + pad2(Math.floor((s % 3600) / 60)) + "分";
+  }
+
+  // Follow-up tasks may wait days: coarser than the queue's waits.
+  function fmtAge(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    if (s < 3600) return fmtWait(s);
+    if (s < 86400) return Math.floor(s / 3600) + "小时" + pad2(Math.floor((s % 3600) / 60)) + "分";
+    return Math.floor(s / 86400) + "天" + Math.floor((s % 86400) / 3600) + "小时";
   }
 
   function customerName(item) {
@@ -165,6 +207,7 @@
       try { id = JSON.parse(e.data).conversation_id; } catch (_) { /* a malformed notice: refresh all */ }
       refreshQueueSoon();
       if (!id || id === state.convId) refreshConversationSoon();
+      followUpsSoon(); // a finished survey may have opened a follow-up task
     });
     state.live = source;
   }
@@ -177,6 +220,9 @@
       if (state[key]) clearTimeout(state[key]);
       state[key] = null;
     }
+    if (state.fu.timer) clearTimeout(state.fu.timer);
+    state.fu.timer = null;
+    state.fu.soon = false;
   }
 
   function showLogin(message) {
@@ -214,6 +260,9 @@
     state.unread.clear();
     setConn(true);
     loadCanned();
+    state.fu.open = null;
+    state.fu.done = [];
+    loadFollowUps();
     await pollQueue();
     if (!state.running) return; // the session was lost meanwhile
     state.tickTimer = setInterval(tick, 1000);
@@ -440,6 +489,13 @@
       const s = Number(el.dataset.base) + since;
       setText(el, "已等待 " + fmtWait(s));
       el.dataset.level = s >= 300 ? "long" : s >= 120 ? "warn" : "";
+    });
+    document.querySelectorAll(".fu-wait[data-created]").forEach((el) => {
+      const created = Date.parse(el.dataset.created);
+      if (Number.isNaN(created)) return;
+      const s = (Date.now() - created) / 1000;
+      setText(el, "已等待 " + fmtAge(s));
+      el.dataset.level = s >= 86400 ? "long" : s >= 4 * 3600 ? "warn" : "";
     });
     const wait = $("conv-wait");
     if (wait && state.conv && state.conv.handler === "waiting" && !state.gone) {
@@ -740,8 +796,13 @@
 
     const tags = $("profile-tags");
     tags.textContent = "";
-    if (!p.tags.length) tags.appendChild(h("span", { class: "muted small" }, "暂无"));
+    const families = familyTags(p.tag_families);
+    if (!p.tags.length && !families.length) tags.appendChild(h("span", { class: "muted small" }, "暂无"));
     for (const t of p.tags) tags.appendChild(h("span", { class: "pill" }, t));
+    for (const f of families) {
+      tags.appendChild(h("span", { class: "pill pill-family", "data-testid": "profile-tag-family", "data-family": f.family,
+        "data-level": f.level, title: f.label + "：" + f.tag }, h("span", { class: "pill-family-name" }, f.label), f.tag));
+    }
 
     const ids = $("profile-identities");
     ids.textContent = "";
@@ -773,6 +834,99 @@
         h("span", null, fmtDate(c.started_at) + " · " + channelLabel(c.channel)),
         h("span", { class: "muted" }, (CONV_STATUS[c.status] || c.status) + " · " + c.messages + " 条消息")));
     }
+
+    const followUps = Array.isArray(p.follow_ups) ? p.follow_ups : [];
+    const fuList = $("profile-follow-ups");
+    fuList.textContent = "";
+    $("profile-follow-ups-section").hidden = !followUps.length;
+    for (const t of followUps) {
+      fuList.appendChild(h("li", { class: "profile-fu", "data-testid": "profile-follow-up", "data-follow-up-id": t.id },
+        h("div", { class: "kv small" }, h("span", { class: "fu-reason", "data-reason": t.reason }, followUpReason(t.reason)),
+          h("span", { class: "muted" }, fmtDateTime(t.created_at))),
+        t.detail ? h("p", { class: "fu-detail" }, t.detail) : null,
+        h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "profile-follow-up-done",
+          "aria-label": "标记完成：" + followUpReason(t.reason),
+          onclick: (e) => openFollowUpDialog(Object.assign({ customer_name: p.display_name, stage: p.stage }, t),
+            e.currentTarget) }, "标记完成")));
+    }
+
+    const surveys = $("profile-surveys");
+    surveys.textContent = "";
+    const list = Array.isArray(p.surveys) ? p.surveys : [];
+    if (!list.length) surveys.appendChild(h("p", { class: "muted small" }, "暂无满意度调查"));
+    for (const sv of list) surveys.appendChild(buildSurvey(sv));
+  }
+
+  function familyTags(families) {
+    const out = [];
+    if (!families || typeof families !== "object") return out;
+    const known = TAG_FAMILIES.map(([key]) => key);
+    const keys = known.filter((k) => k in families).concat(Object.keys(families).filter((k) => !known.includes(k)));
+    for (const key of keys) {
+      const label = (TAG_FAMILIES.find(([k]) => k === key) || [key, key])[1];
+      const raw = families[key];
+      const values = Array.isArray(raw) ? raw : raw === null || raw === undefined || raw === "" ? [] : [raw];
+      for (const v of values) {
+        const tag = String(v);
+        out.push({ family: key, label: label, tag: tag, level: (TAG_LEVELS[key] || {})[tag] || "" });
+      }
+    }
+    return out;
+  }
+
+  function followUpReason(reason) {
+    return FOLLOW_UP_REASONS[reason] || reason || "";
+  }
+
+  function stars(score, max) {
+    const n = Math.max(0, Math.min(max, Number(score) || 0));
+    return "★".repeat(n) + "☆".repeat(max - n);
+  }
+
+  function npsClass(nps) {
+    return nps >= 9 ? ["promoter", "推荐者"] : nps >= 7 ? ["passive", "中立者"] : ["detractor", "贬损者"];
+  }
+
+  function scoreText(v) {
+    return v === null || v === undefined ? "—" : String(v);
+  }
+
+  function buildSurvey(sv) {
+    const when = sv.finished_at || sv.started_at;
+    const head = h("div", { class: "survey-head small" },
+      h("span", { class: "survey-when", title: fmtDate(when) + " " + fmtHM(when) }, fmtDate(when)),
+      h("span", { class: "muted" }, SURVEY_TRIGGERS[sv.trigger] || sv.trigger || ""),
+      h("span", { class: "stage-pill stage-" + (sv.stage || "none"), title: "调查时的客户阶段" }, stageLabel(sv.stage)));
+
+    const overall = sv.overall === null || sv.overall === undefined
+      ? h("span", { class: "muted" }, "整体满意度未作答")
+      : [h("span", { class: "survey-stars", "data-score": sv.overall, "aria-hidden": "true" }, stars(sv.overall, 5)),
+        h("span", { class: "strong" }, "整体 " + sv.overall + "/5")];
+    const status = sv.status && sv.status !== "completed"
+      ? h("span", { class: "survey-status", "data-status": sv.status }, SURVEY_STATUS[sv.status] || sv.status) : null;
+
+    const indicators = h("ul", { class: "survey-indicators", "aria-label": "分项评分（1–5 分）" });
+    for (const [key, label] of SURVEY_INDICATORS) {
+      indicators.appendChild(h("li", { "data-key": key, "data-empty": sv[key] === null || sv[key] === undefined ? "1" : "0" },
+        h("span", { class: "muted" }, label), h("span", { class: "strong" }, scoreText(sv[key]))));
+    }
+    const hasNps = sv.nps !== null && sv.nps !== undefined;
+    const nps = hasNps ? npsClass(sv.nps) : null;
+    indicators.appendChild(h("li", { "data-key": "nps", "data-empty": hasNps ? "0" : "1", "data-nps": nps ? nps[0] : null,
+      title: "推荐意愿 0–10" }, h("span", { class: "muted" }, "NPS"), h("span", { class: "strong" }, scoreText(sv.nps)),
+    nps ? h("span", { class: "nps-class" }, nps[1]) : null));
+
+    let comment = null;
+    if (sv.comment) {
+      const sentiment = sv.comment_sentiment || "";
+      comment = h("p", { class: "survey-comment" },
+        sentiment ? h("span", { class: "sentiment", "data-sentiment": sentiment, "data-testid": "survey-sentiment" },
+          SENTIMENTS[sentiment] || sentiment) : null,
+        h("span", { class: "survey-comment-text" }, sv.comment));
+    }
+    return h("article", { class: "survey-card", "data-testid": "profile-survey", "data-survey-id": sv.id,
+      "data-status": sv.status },
+    head, h("div", { class: "survey-overall" }, overall, status), indicators, comment);
   }
 
   // ---------------------------------------------------------------- actions
@@ -1025,6 +1179,251 @@
   window.addEventListener("hashchange", () => {
     const id = hashConversation();
     if (id && id !== state.convId && state.running) openConversation(id);
+  });
+
+  // ---------------------------------------------------------------- tabs: queue / follow-ups
+
+  function setTab(tab, focus) {
+    state.tab = tab;
+    const fu = tab === "follow-ups";
+    for (const [id, on] of [["tab-queue", !fu], ["tab-follow-ups", fu]]) {
+      $(id).setAttribute("aria-selected", on ? "true" : "false");
+      $(id).tabIndex = on ? 0 : -1;
+      $(id).classList.toggle("active", on);
+    }
+    $("queue-panel").hidden = fu;
+    $("follow-ups").hidden = !fu;
+    document.body.dataset.tab = tab;
+    if (focus) $(fu ? "tab-follow-ups" : "tab-queue").focus();
+    if (fu) loadFollowUps();
+  }
+
+  $("tab-queue").addEventListener("click", () => setTab("queue"));
+  $("tab-follow-ups").addEventListener("click", () => setTab("follow-ups"));
+  document.querySelector(".side-tabs").addEventListener("keydown", (e) => {
+    if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) return;
+    e.preventDefault();
+    const next = e.key === "Home" ? "queue" : e.key === "End" ? "follow-ups"
+      : state.tab === "queue" ? "follow-ups" : "queue";
+    setTab(next, true);
+  });
+
+  // ---------------------------------------------------------------- follow-up tasks
+
+  function scheduleFollowUps(delay) {
+    if (state.fu.timer) clearTimeout(state.fu.timer);
+    state.fu.timer = state.running ? setTimeout(loadFollowUps, delay) : null;
+  }
+
+  // After a live notice: soon, but no more often than every few seconds.
+  function followUpsSoon() {
+    if (!state.running || state.fu.soon) return;
+    state.fu.soon = true;
+    scheduleFollowUps(Math.max(0, state.fu.lastAt + FOLLOW_UP_MIN_GAP_MS - performance.now()));
+  }
+
+  async function loadFollowUps() {
+    if (state.fu.timer) clearTimeout(state.fu.timer);
+    state.fu.timer = null;
+    state.fu.soon = false;
+    if (!state.running) return;
+    state.fu.lastAt = performance.now();
+    const seq = ++state.fu.seq;
+    const wantDone = state.tab === "follow-ups" && state.fu.view === "done";
+    try {
+      const [open, done] = await Promise.all([
+        api("GET", "/api/staff/follow-ups?status=open&limit=" + FOLLOW_UP_LIMIT),
+        wantDone ? api("GET", "/api/staff/follow-ups?status=done&limit=50") : Promise.resolve(null),
+      ]);
+      if (seq < state.fu.applied || !state.running) return;
+      state.fu.applied = seq;
+      state.fu.open = Array.isArray(open) ? open : [];
+      if (done) state.fu.done = done;
+      state.fu.failed = false;
+      renderFollowUps();
+    } catch (err) {
+      if (err.status === 401 || seq < state.fu.applied) return;
+      state.fu.failed = true;
+      setText($("fu-error"), "回访任务加载失败：" + err.detail);
+    } finally {
+      if (seq === state.fu.seq && state.running && !state.fu.timer) scheduleFollowUps(FOLLOW_UP_POLL_MS);
+    }
+  }
+
+  function renderFollowUps() {
+    const open = state.fu.open || [];
+    const n = open.length;
+    const badge = $("count-follow-ups");
+    setText(badge, n >= FOLLOW_UP_LIMIT ? FOLLOW_UP_LIMIT + "+" : String(n));
+    badge.dataset.zero = n ? "0" : "1";
+    badge.setAttribute("aria-label", "待回访 " + n + " 个");
+    setText($("fu-error"), "");
+    const showDone = state.fu.view === "done";
+    $("fu-show-open").setAttribute("aria-pressed", showDone ? "false" : "true");
+    $("fu-show-done").setAttribute("aria-pressed", showDone ? "true" : "false");
+    const items = showDone ? state.fu.done : open;
+    const list = $("fu-list");
+    list.dataset.view = state.fu.view;
+
+    // Kept per task and replaced only when it changed: a refresh never swaps the
+    // button under the mouse or the keyboard focus.
+    const existing = new Map();
+    list.querySelectorAll(":scope > li[data-key]").forEach((li) => existing.set(li.dataset.key, li));
+    const empty = list.querySelector(":scope > li.queue-empty");
+    if (empty) empty.remove();
+    if (!items.length) {
+      existing.forEach((li) => li.remove());
+      list.appendChild(h("li", { class: "queue-empty" }, showDone ? "暂无已完成的回访任务" : "暂无待回访的顾客 🎉"));
+      tick();
+      return;
+    }
+    let prev = null;
+    for (const task of items) {
+      const key = state.fu.view + ":" + task.id;
+      const sig = JSON.stringify(task);
+      let li = existing.get(key);
+      if (li) existing.delete(key);
+      if (!li || li.dataset.sig !== sig) {
+        const fresh = buildFollowUp(task);
+        fresh.dataset.key = key;
+        fresh.dataset.sig = sig;
+        if (li) {
+          const hadFocus = li.contains(document.activeElement);
+          li.replaceWith(fresh);
+          if (hadFocus) (fresh.querySelector("[data-testid='follow-up-done']") || fresh.querySelector("button") || $("fu-list")).focus();
+        }
+        li = fresh;
+      }
+      const want = prev ? prev.nextSibling : list.firstChild;
+      if (want !== li) list.insertBefore(li, want);
+      prev = li;
+    }
+    existing.forEach((li) => {
+      if (li.contains(document.activeElement)) $("tab-follow-ups").focus();
+      li.remove();
+    });
+    tick();
+  }
+
+  function buildFollowUp(t) {
+    const name = t.customer_name || "访客#" + t.customer_id;
+    const done = t.status === "done";
+    const actions = h("div", { class: "fu-actions" });
+    if (t.conversation_id) {
+      actions.appendChild(h("button", { type: "button", class: "btn btn-ghost btn-sm", "data-testid": "follow-up-open",
+        "aria-label": "查看" + name + "的会话", onclick: () => openConversation(t.conversation_id) }, "查看会话"));
+    }
+    if (!done) {
+      actions.appendChild(h("button", { type: "button", class: "btn btn-primary btn-sm", "data-testid": "follow-up-done",
+        "aria-label": "标记完成：" + name + "（" + followUpReason(t.reason) + "）",
+        onclick: (e) => openFollowUpDialog(t, e.currentTarget) }, "标记完成"));
+    }
+    return h("li", null,
+      h("article", { class: "fu-item", "data-testid": "follow-up-item", "data-follow-up-id": t.id,
+        "data-conversation-id": t.conversation_id, "data-reason": t.reason, "data-status": t.status },
+      h("div", { class: "qi-top" }, h("span", { class: "qi-name ellipsis", "data-testid": "follow-up-customer" }, name),
+        h("span", { class: "stage-pill stage-" + (t.stage || "none") }, stageLabel(t.stage))),
+      h("div", { class: "qi-tags" },
+        h("span", { class: "fu-reason", "data-reason": t.reason, "data-testid": "follow-up-reason" }, followUpReason(t.reason)),
+        done ? h("span", null, "完成于 " + fmtDateTime(t.done_at))
+          : h("span", { class: "fu-wait", "data-created": t.created_at, title: "创建于 " + fmtDateTime(t.created_at) })),
+      t.detail ? h("p", { class: "fu-detail", "data-testid": "follow-up-detail" }, t.detail) : null,
+      done && t.outcome ? h("p", { class: "fu-outcome" }, h("span", { class: "strong" }, "回访结果："), t.outcome) : null,
+      actions));
+  }
+
+  $("fu-show-open").addEventListener("click", () => {
+    state.fu.view = "open";
+    renderFollowUps();
+  });
+  $("fu-show-done").addEventListener("click", () => {
+    state.fu.view = "done";
+    renderFollowUps();
+    loadFollowUps();
+  });
+  $("fu-refresh").addEventListener("click", () => loadFollowUps());
+
+  function openFollowUpDialog(task, opener) {
+    const dialog = $("follow-up-dialog");
+    if (dialog.open) return;
+    state.fu.task = task;
+    state.fu.opener = opener || null;
+    const name = task.customer_name || "访客#" + task.customer_id;
+    setText($("fu-dialog-who"), name + " · " + stageLabel(task.stage) + " · " + followUpReason(task.reason)
+      + " · 创建于 " + fmtDateTime(task.created_at));
+    setText($("fu-dialog-detail"), task.detail || "");
+    $("fu-dialog-detail").hidden = !task.detail;
+    $("fu-outcome").value = "";
+    $("fu-outcome").removeAttribute("aria-invalid");
+    setText($("fu-dialog-error"), "");
+    $("fu-submit").disabled = false;
+    dialog.showModal();
+    $("fu-outcome").focus();
+  }
+
+  function closeFollowUpDialog() {
+    const dialog = $("follow-up-dialog");
+    if (dialog.open) dialog.close();
+  }
+
+  $("follow-up-dialog").addEventListener("close", () => {
+    const opener = state.fu.opener;
+    state.fu.task = null;
+    state.fu.opener = null;
+    if (opener && opener.isConnected && document.body.dataset.view === "app") opener.focus();
+  });
+  $("fu-cancel").addEventListener("click", closeFollowUpDialog);
+  $("fu-outcome").addEventListener("input", () => {
+    if ($("fu-outcome").value.trim()) {
+      $("fu-outcome").removeAttribute("aria-invalid");
+      setText($("fu-dialog-error"), "");
+    }
+  });
+  $("fu-outcome").addEventListener("keydown", (e) => {
+    // Ctrl/⌘+Enter submits; Enter alone is a new line in the outcome.
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      $("fu-form").requestSubmit();
+    }
+  });
+
+  $("fu-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const task = state.fu.task;
+    if (!task || state.fu.saving) return;
+    const outcome = $("fu-outcome").value.trim();
+    if (!outcome) {
+      setText($("fu-dialog-error"), "请填写回访结果。");
+      $("fu-outcome").setAttribute("aria-invalid", "true");
+      $("fu-outcome").focus();
+      return;
+    }
+    state.fu.saving = true;
+    $("fu-submit").disabled = true;
+    $("fu-submit").setAttribute("aria-busy", "true");
+    try {
+      await api("POST", "/api/staff/follow-ups/" + encodeURIComponent(task.id) + "/done", { outcome: outcome });
+      if (state.fu.open) state.fu.open = state.fu.open.filter((t) => t.id !== task.id);
+      closeFollowUpDialog();
+      toast("回访任务已完成：" + (task.customer_name || "访客#" + task.customer_id));
+      renderFollowUps();
+      loadFollowUps();
+      refreshConversationSoon(); // the profile's open follow-ups
+    } catch (err) {
+      if (err.status === 401) return;
+      if (err.status === 409 || err.status === 404) {
+        closeFollowUpDialog();
+        toast(err.detail, "error");
+        loadFollowUps();
+        refreshConversationSoon();
+      } else {
+        setText($("fu-dialog-error"), "提交失败：" + err.detail);
+      }
+    } finally {
+      state.fu.saving = false;
+      $("fu-submit").disabled = false;
+      $("fu-submit").removeAttribute("aria-busy");
+    }
   });
 
   // ------------------------------------------------------------------ start

@@ -1,0 +1,48 @@
+"""Follow-up tasks for staff: call back a customer whose survey comment was negative or
+whose overall score was very low (patent step 5: answer every piece of feedback)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import select
+
+from api.db.base import utcnow
+from api.deps import DbDep, StaffDep
+from api.models import Customer, FollowUpTask
+from api.schemas.surveys import FollowUpDoneIn, FollowUpOut
+from bot.privacy import mask_text
+
+router = APIRouter(prefix="/api/staff/follow-ups", tags=["follow-ups"])
+
+
+def follow_up_out(task: FollowUpTask, customer: Customer | None) -> FollowUpOut:
+    out = FollowUpOut.model_validate(task)
+    # The comment is the customer's own words: phone numbers in it are masked as in chats.
+    out.detail, out.outcome = mask_text(task.detail), mask_text(task.outcome) if task.outcome else None
+    if customer is not None:
+        out.customer_name, out.stage = customer.display_name, customer.stage
+    return out
+
+
+@router.get("", response_model=list[FollowUpOut])
+def list_follow_ups(db: DbDep, _: StaffDep,
+                    state: Annotated[Literal["open", "done"], Query(alias="status")] = "open",
+                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[FollowUpOut]:
+    """Open tasks oldest first (who has waited longest); done ones newest first."""
+    order = FollowUpTask.id.asc() if state == "open" else FollowUpTask.done_at.desc()
+    rows = db.execute(select(FollowUpTask, Customer).join(Customer, Customer.id == FollowUpTask.customer_id)
+                      .where(FollowUpTask.status == state).order_by(order).limit(limit)).all()
+    return [follow_up_out(task, customer) for task, customer in rows]
+
+
+@router.post("/{task_id}/done", response_model=FollowUpOut)
+def mark_done(task_id: int, body: FollowUpDoneIn, db: DbDep, staff: StaffDep) -> FollowUpOut:
+    task = db.get(FollowUpTask, task_id)
+    if task is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "回访任务不存在")
+    if task.status == "done":
+        raise HTTPException(status.HTTP_409_CONFLICT, "该回访任务已经完成")
+    task.status, task.done_at, task.done_by, task.outcome = "done", utcnow(), staff.id, body.outcome.strip()
+    db.commit()
+    return follow_up_out(task, db.get(Customer, task.customer_id))
