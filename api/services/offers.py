@@ -160,9 +160,18 @@ def claim_offer(db: Session, customer: Customer, today: date, now: datetime,
     offers = db.scalars(select(Offer).where(Offer.enabled.is_(True), Offer.loop_mode != "vetoed")
                         .order_by(Offer.priority.desc(), Offer.id)).all()
     offer = choose_offer([o for o in offers if is_eligible(o, facts, today, now)], customer.stage)
-    if offer is not None:
+    held = current_issuance(db, customer.id, now)
+    # Alternatives the loop weighs count as one offer: who holds one gets it again, not
+    # the other as well.
+    if offer is not None and not (held is not None and _alternatives(held.offer, offer)):
         return issue(db, offer, customer, "chat", now, conversation_id), True
-    return current_issuance(db, customer.id, now), False
+    return held, False
+
+
+def _alternatives(a: Offer, b: Offer) -> bool:
+    """Chat offers of one priority for a stage in common: the loop's arms of one group."""
+    return (a.trigger == b.trigger == "chat" and a.priority == b.priority
+            and (not a.stages or not b.stages or bool(set(a.stages) & set(b.stages))))
 
 
 def choose_offer(eligible: list[Offer], stage: str, rng: random.Random | None = None) -> Offer | None:

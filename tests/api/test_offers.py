@@ -176,3 +176,16 @@ def test_among_equal_priorities_the_loops_stage_share_or_an_admins_pin_decides()
     b.loop_mode = "pinned"
     assert {choose_offer([a, b], "new", rng).code for _ in range(50)} == {"B"}
     assert choose_offer([], "new") is None
+
+
+def test_alternatives_the_loop_weighs_count_as_one_offer(db):
+    _add_offers(db)
+    db.add(Offer(code="new-freeship", title="新客首单包邮", detail="首单包邮", kind="coupon", stages=["prospect", "new"],
+                 rules={}, period_days=365, valid_days=14, coupon_prefix="SHIP", priority=10, version=1, updated_by="t"))
+    customer = Customer(stage="new")
+    db.add(customer)
+    db.commit()
+    first, new = claim_offer(db, customer, TODAY, NOW, "conv-1")
+    again, new_again = claim_offer(db, customer, TODAY, NOW + timedelta(hours=1), "conv-2")
+    assert new and not new_again and again.id == first.id
+    assert db.scalar(select(func.count(OfferIssuance.id))) == 1
