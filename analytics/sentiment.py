@@ -13,7 +13,7 @@ normalised, de-duplicated (texts under both labels dropped) and split 80/20 with
 seed *before* anything is fitted, so no test text is ever seen in training.
 
 The product model is trained on the training split only, so the figures in the report
-are the figures of the model that runs. It is trained on first use (a few seconds) and
+are the figures of the model that runs. It is trained on first use (about 10 s) and
 cached as a joblib file in ``$HX_MODEL_DIR`` (default ``<repo>/var/models``); the file
 carries a hash of the training data and configuration and is retrained when they change.
 

@@ -55,22 +55,31 @@ def test_split_is_disjoint_stratified_and_reproducible(reviews):
 
 # --- estimator contract -------------------------------------------------------------------
 
+TEXTS = ["质量很好", "质量很差", "非常满意", "非常失望"] * 3  # enough for min_df=2: only the labels are wrong
+LABELS = [1, 0, 1, 0] * 3
+
+
 @pytest.mark.parametrize("X, y", [
     ([], []),
-    (["好", "差"], [1, 2]),
-    (["好", "差"], ["pos", "neg"]),
-    (["好", "差"], [1]),
-    (["好", "很好"], [1, 1]),
-    (["好", None], [1, 0]),
+    (TEXTS, [2 if y else 0 for y in LABELS]),
+    (TEXTS, [-1 if y == 0 else 1 for y in LABELS]),
+    (TEXTS, ["pos" if y else "neg" for y in LABELS]),
+    (TEXTS, LABELS[:-1]),
+    (TEXTS, [1] * len(TEXTS)),
+    (TEXTS[:-1] + [None], LABELS),
 ])
 def test_fit_rejects_bad_training_data(X, y):
     with pytest.raises(ValueError):
         S.TfidfLogisticSentiment().fit(X, y)
 
 
+def test_fit_accepts_the_same_data_with_good_labels():
+    assert list(S.TfidfLogisticSentiment().fit(TEXTS, LABELS).predict(["质量很好"])) == [1]
+
+
 def test_snownlp_bayes_rejects_bad_labels():
     with pytest.raises(ValueError):
-        S.SnowNLPBayes().fit(["好", "差"], [1, -1])
+        S.SnowNLPBayes().fit(TEXTS, [2 if y else 0 for y in LABELS])
 
 
 def test_unfitted_model_refuses_to_predict():
