@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.service_api import ServiceAPI, ServiceUnavailable
 from actions.session import customer_id_of
+from bot.order_text import order_detail as detail_for_status
 
 log = logging.getLogger(__name__)
 # Dates are told to the customer in the shop's time zone; the service sends UTC.
@@ -32,18 +33,8 @@ def _day(value: str | None) -> str:
 
 def order_detail(order: dict[str, Any]) -> str:
     """One sentence on where the order is, for utter_order_status's {order_detail}."""
-    status = order["status"]
-    if status == "shipped":
-        return f"{order['carrier']}运单号 {order['tracking_no']}，{_day(order['shipped_at'])}已发出，一般 2–3 天送达。"
-    if status in ("delivered", "completed"):
-        return f"已于{_day(order['delivered_at'])}签收，如有问题可以随时找我。"
-    if status == "paid":
-        return "仓库正在备货，一般 48 小时内发货，发货后会通知您。"
-    if status == "pending_payment":
-        return "订单还未付款，超时未付款会自动取消。"
-    if status in ("refunding", "refunded"):
-        return "退款会原路退回，一般 1–3 个工作日到账。"
-    return ""
+    return detail_for_status(order["status"], carrier=order.get("carrier"), tracking_no=order.get("tracking_no"),
+                             shipped_on=_day(order.get("shipped_at")), delivered_on=_day(order.get("delivered_at")))
 
 
 def order_line(order: dict[str, Any]) -> str:

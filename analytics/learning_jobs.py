@@ -41,6 +41,8 @@ from api.models.customer import STAGES
 from api.services.lifecycle import NOT_PURCHASES
 from api.services.survey_questions import nps_class
 
+# The order of the night (their crontabs follow it): each job reads what the one before wrote.
+ANALYTICS_ORDER = ("sentiment", "personas", "association", "step-scores", "loop")
 SENTIMENT_CHUNK = 2000
 
 
@@ -240,7 +242,8 @@ def variant_outcomes(db: Session, since) -> pd.DataFrame:
 
 def offer_outcomes(db: Session, since) -> pd.DataFrame:
     given = pd.read_sql(select(OfferIssuance.offer_id, OfferIssuance.stage, OfferIssuance.customer_id,
-                               OfferIssuance.issued_at, Survey.overall)
+                               OfferIssuance.issued_at, Offer.priority, Survey.overall)
+                        .join(Offer, Offer.id == OfferIssuance.offer_id)
                         .outerjoin(Survey, Survey.conversation_id == OfferIssuance.conversation_id)
                         .where(OfferIssuance.trigger == "chat", OfferIssuance.issued_at >= since), db.connection())
     if given.empty:
@@ -258,19 +261,30 @@ def _window_outcome(db: Session, frame: pd.DataFrame, at_col: str, days: int) ->
     return bought.where(bought | closed, None).astype(object)
 
 
-def _arms(rows: list[tuple[str, int, str]], outcomes: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """(group, arm, mode) rows joined with their observed n and reward sum."""
+def _arms(rows: list[tuple[str, int, str]], outcomes: pd.DataFrame) -> pd.DataFrame:
+    """(group, arm, mode) rows joined with the n and reward sum observed for them in
+    ``outcomes`` (columns group, arm, reward); arms never measured get n = 0."""
     arms = pd.DataFrame(rows, columns=["group", "arm", "mode"])
-    seen = outcomes.dropna(subset=["reward"]).groupby(key)["reward"].agg(n="count", reward_sum="sum").reset_index()
-    merged = arms.merge(seen, left_on=["group", "arm"] if "group" in key else ["arm"],
-                        right_on=key, how="left")
+    seen = (outcomes.dropna(subset=["group", "reward"]).groupby(["group", "arm"])["reward"]
+            .agg(n="count", reward_sum="sum").reset_index())
+    merged = arms.merge(seen, on=["group", "arm"], how="left")
     return merged.assign(n=merged["n"].fillna(0).astype(int), reward_sum=merged["reward_sum"].fillna(0.0))
+
+
+def _offer_group(stage: str, priority: int) -> str:
+    return f"offer|{stage}|{priority}"
+
+
+def _loop_decides(weights: pd.DataFrame) -> pd.Series:
+    """Rows whose weight the loop may write: auto arms of groups no admin pinned."""
+    pinned = weights.loc[weights["mode"] == "pinned", "group"]
+    return (weights["mode"] == "auto") & ~weights["group"].isin(pinned)
 
 
 @job("loop", schedule=lambda s: s.loop_cron,
      description="choose each stage's reply variants and offers from measured outcomes")
 def loop(db: Session, progress: Progress) -> dict[str, int]:
-    """Reads 90 days of outcomes, lets analytics/loop.py weigh every group's alternatives
+    """Reads ``HX_LOOP_WINDOW_DAYS`` of outcomes, lets analytics/loop.py weigh every group's alternatives
     (Thompson sampling with an exploration floor; admins' pins and vetoes respected),
     writes the weights the bot uses and what was chosen and why."""
     settings = get_settings()
@@ -281,29 +295,31 @@ def loop(db: Session, progress: Progress) -> dict[str, int]:
 
     variants = db.scalars(select(ReplyVariant).where(ReplyVariant.enabled.is_(True))).all()
     group_of = {v.id: f"{v.template}|{v.stage}|{v.persona or '*'}" for v in variants}
-    outcomes = variant_outcomes(db, since)
-    arms = _arms([(group_of[v.id], v.id, v.loop_mode) for v in variants], outcomes.rename(columns={"variant_id": "arm"}),
-                 ["arm"])
+    outcomes = variant_outcomes(db, since).rename(columns={"variant_id": "arm"})
+    outcomes["group"] = outcomes["arm"].map(group_of)  # NaN: a variant disabled since
+    arms = _arms([(group_of[v.id], v.id, v.loop_mode) for v in variants], outcomes)
     variant_weights = choose_weights(arms, config) if not arms.empty else arms
     progress.advance()
 
     offers = db.scalars(select(Offer).where(Offer.enabled.is_(True), Offer.trigger == "chat")).all()
-    offer_rows = [(f"offer|{stage}", o.id, o.loop_mode) for o in offers for stage in (o.stages or STAGES)]
+    # Only offers of one priority compete (offers.choose_offer): one group per stage and priority.
+    offer_rows = [(_offer_group(stage, o.priority), o.id, o.loop_mode) for o in offers for stage in (o.stages or STAGES)]
     given = offer_outcomes(db, since)
-    given["group"] = "offer|" + given["stage"].astype(str)
-    arms = _arms(offer_rows, given.rename(columns={"offer_id": "arm"}), ["group", "arm"])
+    given["group"] = [_offer_group(stage, priority) for stage, priority in zip(given["stage"], given["priority"])]
+    arms = _arms(offer_rows, given.rename(columns={"offer_id": "arm"}))
     offer_weights = choose_weights(arms, config) if not arms.empty else arms
     progress.advance()
 
     by_id = {v.id: v for v in variants}
     changed = 0
-    for row in variant_weights.itertuples(index=False):
+    for row in variant_weights[_loop_decides(variant_weights)].itertuples(index=False):
         variant = by_id[row.arm]
-        if row.mode == "auto" and not _group_pinned(variant_weights, row.group) and abs(variant.weight - row.weight) > 1e-6:
+        if abs(variant.weight - row.weight) > 1e-6:
+            # The bot ignores weight 0; an arm the loop starves (no exploration) stays barely alive.
             variant.weight, changed = max(float(row.weight), 1e-4), changed + 1
     offer_by_id = {o.id: o for o in offers}
-    for row in offer_weights.itertuples(index=False):
-        offer, stage = offer_by_id[row.arm], row.group.split("|", 1)[1]
+    for row in offer_weights[_loop_decides(offer_weights)].itertuples(index=False):
+        offer, stage = offer_by_id[row.arm], row.group.split("|")[1]
         weights = dict(offer.stage_weights or {})
         if abs(weights.get(stage, 1.0) - row.weight) > 1e-6:
             weights[stage] = float(row.weight)
@@ -324,7 +340,3 @@ def loop(db: Session, progress: Progress) -> dict[str, int]:
     progress.advance()
     return {"groups": len(groups), "arms": len(variant_weights) + len(offer_weights), "changed": changed,
             "outcomes": int(outcomes["reward"].notna().sum() + given["reward"].notna().sum())}
-
-
-def _group_pinned(weights: pd.DataFrame, group: str) -> bool:
-    return bool((weights.loc[weights["group"] == group, "mode"] == "pinned").any())

@@ -6,7 +6,7 @@ Pure functions on pandas frames, no database: the job reads the outcomes, calls
 The problem
 -----------
 For one *group* (a response template for one stage and persona, e.g. ``"utter_greet|new|*"``,
-or the offers that fit one stage, ``"offer|new"``) admins wrote several alternatives, the
+or the offers of one priority that fit one stage, ``"offer|new|10"``) admins wrote several alternatives, the
 *arms*. The bot picks one per conversation at random by ``weight``. Each time an arm is
 used we later observe an outcome and turn it into a reward in [0, 1]
 (:func:`outcome_reward`). We want most traffic on the arm that works best, while still

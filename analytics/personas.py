@@ -54,20 +54,13 @@ from sqlalchemy.orm import Session
 
 from api.db.base import utcnow
 from api.models import AnalyticsReport, Conversation, Customer, Message, Order, Survey
+from api.models.customer import PERSONA_LABELS, PERSONAS
 from api.services.escalation import FALLBACK_TEMPLATES
 from api.services.lifecycle import NOT_PURCHASES
 
 if TYPE_CHECKING:  # analytics.jobs registers the job, so it imports this module
     from analytics.jobs import Progress
 
-PERSONAS = ("business_sensitive", "high_value", "high_potential", "needs_guidance", "ordinary")
-PERSONA_LABELS = {
-    "business_sensitive": "业务敏感型",
-    "high_value": "高价值型",
-    "high_potential": "高潜力型",
-    "needs_guidance": "需引导型",
-    "ordinary": "普通型",
-}
 
 # --- features ---------------------------------------------------------------------------
 

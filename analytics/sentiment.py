@@ -43,6 +43,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from api.core.config import get_settings
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -292,7 +294,7 @@ class SentimentClassifier:
 
 
 def model_dir() -> Path:
-    return Path(os.environ.get("HX_MODEL_DIR") or REPO_ROOT / "var" / "models")
+    return get_settings().model_dir  # HX_MODEL_DIR
 
 
 def training_hash(train: pd.DataFrame, config: dict) -> str:

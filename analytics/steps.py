@@ -37,15 +37,13 @@ from sqlalchemy.orm import Session
 from analytics.pso import BPRegressor, PSOBPRegressor, RestartsBPRegressor
 from api.db.base import utcnow
 from api.models import AnalyticsReport, Conversation, Message, StepScore, Survey
+from api.models.analytics import STEP_LABELS, STEPS
 
 if TYPE_CHECKING:
     from analytics.jobs import Progress
 
 log = logging.getLogger(__name__)
 
-STEPS = ("greeting", "identification", "answer", "handoff_wait", "resolution", "survey")
-STEP_LABELS = {"greeting": "问候", "identification": "需求识别", "answer": "解答",
-               "handoff_wait": "转人工等待", "resolution": "问题解决", "survey": "满意度调查"}
 STEP_FEATURES: dict[str, tuple[str, ...]] = {
     "greeting": ("seconds", "personal"),
     "identification": ("turns", "fallbacks"),

@@ -61,10 +61,9 @@ def _run_registered_job(name: str) -> tuple[int, dict]:
     return 0, run.counts
 
 
-ANALYTICS_ORDER = ("sentiment", "personas", "association", "step-scores", "loop")
-
-
 def _analytics_ran() -> bool:
+    from analytics.learning_jobs import ANALYTICS_ORDER
+
     with get_sessionmaker()() as db:
         return db.scalar(select(JobRun.id).where(JobRun.job.in_(ANALYTICS_ORDER)).limit(1)) is not None
 
@@ -76,6 +75,8 @@ def cmd_run_job(args: argparse.Namespace) -> int:
         if args.if_never_run and _analytics_ran():
             print("the analytics jobs have run before; nothing to do")
             return 0
+        from analytics.learning_jobs import ANALYTICS_ORDER
+
         # In the nightly order, each seeing what the one before wrote.
         for name in ANALYTICS_ORDER:
             code, _ = _run_registered_job(name)
@@ -174,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     job.add_argument("name", nargs="?", help="the job's name (see --list)")
     job.add_argument("--list", action="store_true", help="list the jobs and their schedules")
     job.add_argument("--analytics", action="store_true",
-                     help="run the analytics jobs one after the other: " + ", ".join(ANALYTICS_ORDER))
+                     help="run the five analytics jobs one after the other, in their nightly order")
     job.add_argument("--if-never-run", action="store_true",
                      help="with --analytics: only when none of them has run yet (first start)")
     job.set_defaults(run=cmd_run_job)

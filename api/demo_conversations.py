@@ -127,6 +127,7 @@ from api.services.handoff import CLAIMED_TEXT, RESOLVED_TEXT, WAITING_NEXT_TEXT,
 from api.services.lifecycle import NOT_PURCHASES
 from api.services.responses import ResponseCatalog, fill_variables
 from api.services.variants import template_variables
+from bot.order_text import order_detail
 
 DAY = 86400
 BATCH_CUSTOMERS = 2000  # simulated and written together; bounds the memory
@@ -863,18 +864,9 @@ def _status_at(o: tuple, t: int) -> str:
 
 
 def _order_detail(o: tuple, status: str, day) -> str:
-    """As actions/orders.order_detail says it."""
-    if status == "shipped":
-        return f"{o[5]}运单号 {o[6]}，{day(o[1])}已发出，一般 2–3 天送达。"
-    if status in ("delivered", "completed"):
-        return f"已于{day(o[2])}签收，如有问题可以随时找我。"
-    if status == "paid":
-        return "仓库正在备货，一般 48 小时内发货，发货后会通知您。"
-    if status == "pending_payment":
-        return "订单还未付款，超时未付款会自动取消。"
-    if status in ("refunding", "refunded"):
-        return "退款会原路退回，一般 1–3 个工作日到账。"
-    return ""
+    """As the action server says it (bot/order_text.py)."""
+    return order_detail(status, carrier=o[5], tracking_no=o[6], shipped_on=day(o[1]) if o[1] is not None else "",
+                        delivered_on=day(o[2]) if o[2] is not None else "")
 
 
 # ---------------------------------------------------------------- the entry point

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     # Where the default response texts live (Rasa's domain and response files).
     domain_path: Path = PROJECT_ROOT / "domain.yml"
     responses_dir: Path = PROJECT_ROOT / "data"
+    # The trained sentiment model (analytics/sentiment.py), retrained when its data changes.
+    model_dir: Path = PROJECT_ROOT / "var" / "models"
 
     def stage_rules(self) -> StageRules:
         from api.services.lifecycle import StageRules

@@ -9,6 +9,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from api.db.base import Base, utcnow
 
 
+# The service steps the step-scoring job scores (StepScore.step), in the order they happen.
+STEPS = ("greeting", "identification", "answer", "handoff_wait", "resolution", "survey")
+STEP_LABELS = {"greeting": "问候", "identification": "需求识别", "answer": "解答",
+               "handoff_wait": "转人工等待", "resolution": "问题解决", "survey": "满意度调查"}
+
+
 class AssociationRule(Base):
     """A rule X → Y found by the association job; each run replaces its kind's rules.
 
@@ -55,7 +61,7 @@ class LoopChoice(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))  # variant | offer
-    group_key: Mapped[str] = mapped_column(String(120))  # template|stage|persona or offer|stage
+    group_key: Mapped[str] = mapped_column(String(120))  # template|stage|persona or offer|stage|priority
     stage: Mapped[str] = mapped_column(String(16))
     arm_id: Mapped[int]
     mode: Mapped[str] = mapped_column(String(8))  # auto | pinned | vetoed

@@ -38,7 +38,8 @@ from api.models import (
     StepScore,
     Survey,
 )
-from api.models.customer import STAGE_LABELS, STAGES
+from api.models.analytics import STEP_LABELS, STEPS
+from api.models.customer import PERSONA_LABELS, PERSONAS, STAGE_LABELS, STAGES
 from api.schemas.analytics import (
     JobOut,
     JobRunOut,
@@ -70,21 +71,12 @@ from api.schemas.analytics import (
 )
 from api.services import revisions
 from api.services.lifecycle import NOT_PURCHASES
-from api.services.variants import PERSONAS
 
 router = APIRouter(prefix="/api/admin/analytics", tags=["analytics"], dependencies=[Depends(require_admin)])
 
-# Seed 003's five kinds of customer, as analytics/personas.py names them (a test keeps the
-# two equal; that module is not imported here: it would load scikit-learn into the service).
-PERSONA_LABELS = {"business_sensitive": "业务敏感型", "high_value": "高价值型", "high_potential": "高潜力型",
-                  "needs_guidance": "需引导型", "ordinary": "普通型"}
 UNCLASSIFIED = "未分类"
 TAG_FAMILY_LABELS = {"channel": "偏好渠道", "rating": "服务评价", "attributes": "客户属性",
                      "contact_change": "咨询量变化", "complaint_risk": "投诉风险", "cluster": "客户分群"}
-# As analytics/steps.py names them (a test keeps the two equal).
-STEP_LABELS = {"greeting": "问候", "identification": "需求识别", "answer": "解答",
-               "handoff_wait": "转人工等待", "resolution": "问题解决", "survey": "满意度调查"}
-STEP_ORDER = tuple(STEP_LABELS)
 LOOP_MODES = {"auto": "恢复自动", "pinned": "固定", "vetoed": "否决"}
 # Up to this many days the trend is per day, beyond it per week.
 DAILY_UP_TO_DAYS = 31
@@ -332,7 +324,7 @@ def steps(db: DbDep) -> StepsOut:
     the scoring job's model comparison."""
     latest = db.scalar(select(func.max(StepScore.computed_at)))
     rows = [] if latest is None else list(db.scalars(select(StepScore).where(StepScore.computed_at == latest)))
-    rows.sort(key=lambda r: (STEP_ORDER.index(r.step) if r.step in STEP_ORDER else len(STEP_ORDER), r.step))
+    rows.sort(key=lambda r: (STEPS.index(r.step) if r.step in STEPS else len(STEPS), r.step))
     return StepsOut(computed_at=latest, report=_report(db, "steps"),
                     steps=[StepScoreOut(step=r.step, label=STEP_LABELS.get(r.step, r.step), score=r.score,
                                         impact=r.impact, weakest=r.weakest, conversations=r.conversations,

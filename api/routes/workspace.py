@@ -27,7 +27,7 @@ from api.models import (
     StaffUser,
     Survey,
 )
-from api.models.customer import STAGE_LABELS, STAGES
+from api.models.customer import PERSONAS, STAGE_LABELS, STAGES
 from api.models.order import ORDER_STATUS_LABELS
 from api.routes.follow_ups import follow_up_out
 from api.schemas.surveys import SurveyOut
@@ -50,7 +50,6 @@ from api.schemas.workspace import (
 from api.services import handoff, live
 from api.services.auth import Principal
 from api.services.turns import customer_context, run_bot_turn
-from api.services.variants import PERSONAS
 from bot.privacy import mask_identifier, mask_text
 from bot.text import InvalidMessage, clean_customer_text
 

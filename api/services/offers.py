@@ -27,9 +27,8 @@ from sqlalchemy.orm import Session
 
 from api.models import Customer, Offer, OfferIssuance, Order
 from api.models.content import OFFER_KINDS, OFFER_TRIGGERS
-from api.models.customer import STAGES
+from api.models.customer import PERSONAS, STAGES
 from api.services.lifecycle import NOT_PURCHASES
-from api.services.variants import PERSONAS
 
 _RULE_TYPES = {"min_orders": int, "max_orders": int, "min_spent": (int, float), "min_points": int,
                "personas": list, "days_of_month": list, "window_days": int}

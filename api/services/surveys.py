@@ -94,20 +94,20 @@ def _finish(db: Session, conv: Conversation, survey: Survey, now: datetime, repl
             survey.comment_sentiment = "neutral"
         text = sq.THANKS[survey.comment_sentiment]
         if survey.comment_sentiment == "negative":
-            _follow_up(db, survey, "negative_comment", survey.comment)
+            _follow_up(db, survey, "negative_comment", survey.comment, now)
     elif survey.overall is not None and survey.overall <= LOW_OVERALL:
         text = sq.THANKS_LOW_NO_COMMENT
-        _follow_up(db, survey, "low_score", f"整体满意度 {survey.overall} 分，未留言")
+        _follow_up(db, survey, "low_score", f"整体满意度 {survey.overall} 分，未留言", now)
     else:
         text = sq.THANKS_NO_COMMENT
     survey.reply = text
     return _say(db, conv, "thanks", text, now, reply_to_id)
 
 
-def _follow_up(db: Session, survey: Survey, reason: str, detail: str) -> None:
+def _follow_up(db: Session, survey: Survey, reason: str, detail: str, now: datetime) -> None:
     db.add(FollowUpTask(customer_id=survey.customer_id, conversation_id=survey.conversation_id,
                         survey_id=survey.id, reason=reason, detail=detail[:1000], status="open",
-                        created_at=utcnow()))
+                        created_at=now))
 
 
 def answer_in_chat(db: Session, conv: Conversation, inbound: Message) -> list[Message] | None:
@@ -130,12 +130,12 @@ def answer_in_chat(db: Session, conv: Conversation, inbound: Message) -> list[Me
         survey.status, survey.question, survey.finished_at = "abandoned", None, now
         db.commit()
         return None
+    inbound.intent = "survey_answer"  # not an opinion: the sentiment job skips it
     if reply is Reply.OUT_OF_RANGE:
         out = [_say(db, conv, question.key, sq.OUT_OF_RANGE.format(low=question.low, high=question.high),
                     now, inbound.id)]
         db.commit()
         return out
-    inbound.intent = "survey_answer"
     if reply is Reply.DECLINE:
         answered = any(v is not None for v in _answers(survey).values())
         survey.status, survey.question, survey.finished_at = ("abandoned" if answered else "declined"), None, now

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import ReplyVariant
-from api.models.customer import STAGES
+from api.models.customer import PERSONAS, STAGES
 from api.services import revisions
 from api.services.responses import ResponseCatalog
 
@@ -40,7 +40,6 @@ ACTION_VARIABLES = {
     "utter_recommend": {"products": "推荐的商品（名称 ¥价格，用、隔开）", "because": "顾客买过、引出推荐的商品"},
     "utter_recommend_popular": {"products": "近期热销的商品（名称 ¥价格，用、隔开）"},
 }
-PERSONAS = ("business_sensitive", "high_value", "high_potential", "needs_guidance", "ordinary")
 
 
 def template_variables(text: str) -> list[str]:

@@ -27,7 +27,7 @@ from analytics.personas import (
 from api.db.base import Base
 from api.demo_data import generate_demo_shop
 from api.models import AnalyticsReport, Conversation, Customer, Message, Order, Survey
-from api.services import escalation, variants
+from api.services import escalation
 
 NOW = datetime(2026, 6, 1, 12, 0)
 
@@ -95,7 +95,6 @@ def one_thread():
 # --- the model ---------------------------------------------------------------------------
 
 def test_persona_codes_are_the_ones_the_service_uses():
-    assert PERSONAS == variants.PERSONAS
     assert escalation.PRIORITY_PERSONAS <= set(PERSONAS)
     assert set(PERSONA_LABELS) == set(PERSONAS)
     assert PERSONA_LABELS["business_sensitive"] == "业务敏感型" and PERSONA_LABELS["high_value"] == "高价值型"

@@ -6,8 +6,6 @@ import uuid
 from datetime import date, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from api.db.base import utcnow
 from api.models import (
     AnalyticsReport,
@@ -236,16 +234,6 @@ def test_personas_report_and_tag_counts(client, db):
         [("channel", "偏好渠道"), ("attributes", "客户属性"), ("complaint_risk", "投诉风险")]
     assert data["tags"][2]["values"] == [{"value": "低", "customers": 250}, {"value": "中", "customers": 43},
                                          {"value": "高", "customers": 10}]
-
-
-def test_names_match_the_jobs():
-    """The route keeps its own copies: importing the jobs would load scikit-learn into the service."""
-    personas = pytest.importorskip("analytics.personas")
-    steps = pytest.importorskip("analytics.steps")
-    from api.routes.analytics import PERSONA_LABELS, STEP_LABELS
-
-    assert PERSONA_LABELS == personas.PERSONA_LABELS
-    assert STEP_LABELS == steps.STEP_LABELS
 
 
 # --- what the jobs found ----------------------------------------------------------------

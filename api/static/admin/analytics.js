@@ -11,9 +11,7 @@
   const C = window.HXCharts;
   const BASE = "/api/admin/analytics";
 
-  // api/routes/analytics.py names them the same way
-  const PERSONAS = { business_sensitive: "业务敏感型", high_value: "高价值型", high_potential: "高潜力型",
-                     needs_guidance: "需引导型", ordinary: "普通型" };
+  const PERSONAS = LABELS.personas;
   const MODES = { auto: "自动", pinned: "已固定", vetoed: "已否决" };
   // analytics/jobs.py and the modules that register jobs
   const JOB_NAMES = { "recompute-stages": "重算客户阶段", "campaign-offers": "发放活动优惠", sentiment: "情感分析",

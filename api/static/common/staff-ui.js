@@ -68,8 +68,9 @@
   const LABELS = {
     stages: { prospect: "潜在客户", new: "新客户", growing: "成长客户", stable: "稳定客户",
               at_risk: "流失预警客户", churned: "流失客户" },
-    personas: { business_sensitive: "业务敏感型", high_value: "高价值", high_potential: "高潜力",
-                needs_guidance: "需要引导", ordinary: "普通" },
+    // as api/models/customer.PERSONA_LABELS names them
+    personas: { business_sensitive: "业务敏感型", high_value: "高价值型", high_potential: "高潜力型",
+                needs_guidance: "需引导型", ordinary: "普通型" },
     channels: { web: "网页", wechat: "微信", app: "App", phone: "电话" },
     identityKinds: { web_client: "网页访客", user_id: "会员账号", wechat_openid: "微信", phone: "手机号" },
   };
