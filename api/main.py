@@ -23,11 +23,14 @@ from api.db.session import get_sessionmaker
 from api.routes import admin as admin_routes
 from api.routes import analytics as analytics_routes
 from api.routes import auth as auth_routes
-from api.routes import customers, follow_ups, health, internal, nlg, orders, staff, surveys, web_chat
+from api.routes import customers, follow_ups, health, internal, nlg, orders, staff, surveys, web_chat, wechat
 from api.routes import workspace as workspace_routes
-from api.services import live
+from api.routes.wechat import WeChatChannel
+from api.services import live, outbox
 from api.services.responses import ResponseCatalog
 from api.services.variants import VariantStore
+from api.services.wechat_inbox import WeChatInbox
+from api.services.wechat_sender import run_sender
 from bot.rasa_client import RasaClient
 
 STATIC = Path(__file__).parent / "static"
@@ -42,6 +45,10 @@ async def lifespan(app: FastAPI):
     app.state.variants = VariantStore()
     live.install()
     live.hub.bind(asyncio.get_running_loop())
+    outbox.install()
+    app.state.wechat = WeChatChannel.from_settings(settings, WeChatInbox(
+        get_sessionmaker(), app.state.catalog, app.state.variants, settings))
+    sender = asyncio.create_task(run_sender(settings, get_sessionmaker()))
     reloader = asyncio.create_task(_reload_variants(app.state.variants, settings.variant_reload_seconds))
     # The sentiment model is read (or, on a fresh machine, trained) off the event loop now,
     # so the first complaint or survey comment does not wait for it.
@@ -49,6 +56,7 @@ async def lifespan(app: FastAPI):
     yield
     warm.cancel()
     reloader.cancel()
+    sender.cancel()
     live.hub.bind(None)
     await app.state.rasa.aclose()
 
@@ -151,7 +159,7 @@ def create_app() -> FastAPI:
     app.state.login_attempts = defaultdict(deque)  # address -> recent login attempts (routes/auth.py)
     app.add_middleware(AccessLog)
     for router in (web_chat.router, staff.router, orders.router, health.router, internal.router,
-                   nlg.router, customers.router, surveys.web_router, surveys.internal_router):
+                   nlg.router, customers.router, surveys.web_router, surveys.internal_router, wechat.router):
         app.include_router(router)
     app.include_router(auth_routes.router)
     app.include_router(admin_routes.router)

@@ -4,16 +4,20 @@ Used by ``scripts/run`` (the product), by the end-to-end tests and by the benchm
 so all three start the stack the same way. Each process runs in its own process
 group and is stopped with its children; nothing is left behind. ``start()`` starts
 the three that answer chats; ``scripts/run`` adds the one scheduler process
-(``start_scheduler``), which has no port: it is ready when its log says so.
+(``start_scheduler``), which has no port: it is ready when its log says so, and, when
+no real WeChat account is configured, the offline fake of WeChat's servers
+(``start_fake_wechat``, ops/fake_wechat.py).
 """
 from __future__ import annotations
 
+import base64
 import ctypes
 import os
 import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +40,7 @@ class Ports:
     service: int = 8000
     rasa: int = 5005
     actions: int = 5055
+    wechat_sim: int | None = None  # the offline fake of WeChat's servers; None: not used
 
 
 @dataclass
@@ -64,6 +69,10 @@ class Stack:
     def actions_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.actions}"
 
+    @property
+    def wechat_sim_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.ports.wechat_sim}" if self.ports.wechat_sim else None
+
     def env(self) -> dict[str, str]:
         env = {
             **os.environ, **QUIET_RASA,
@@ -76,6 +85,11 @@ class Stack:
             "HX_TRACKER_DB": str(self.var_dir / "rasa_tracker.db"),
             "SANIC_HOST": "127.0.0.1",  # the action server has no authentication
         }
+        if self.wechat_sim_url:
+            # The service sends customer-service messages to the fake instead of Tencent,
+            # and the fake delivers customers' messages to the service's callback.
+            env["HX_WECHAT_API_BASE"] = self.wechat_sim_url
+            env["HX_WECHAT_CALLBACK_URL"] = f"{self.service_url}/wechat/callback"
         env.update(self.secrets_env)
         return env
 
@@ -128,6 +142,13 @@ class Stack:
         """The one scheduler process (analytics/scheduler.py): never inside web workers."""
         self._spawn("scheduler", [str(SERVICE_BIN / "python"), "-m", "analytics.scheduler"])
 
+    def start_fake_wechat(self) -> None:
+        """The offline fake of WeChat's servers; needs ``ports.wechat_sim`` and HX_WECHAT_* secrets."""
+        if not self.ports.wechat_sim:
+            raise ValueError("Ports.wechat_sim is not set")
+        self._spawn("wechat_sim", [str(SERVICE_BIN / "python"), "-m", "ops.fake_wechat", "serve",
+                                   "--port", str(self.ports.wechat_sim)])
+
     def start(self) -> None:
         self.prepare_database()
         self.start_actions()
@@ -136,8 +157,11 @@ class Stack:
 
     def health_urls(self) -> dict[str, str]:
         """What answers 200 when each process is ready, by process name."""
-        return {"actions": f"{self.actions_url}/health", "rasa": f"{self.rasa_url}/",
+        urls = {"actions": f"{self.actions_url}/health", "rasa": f"{self.rasa_url}/",
                 "service": f"{self.service_url}/api/health"}
+        if "wechat_sim" in self.procs:
+            urls["wechat_sim"] = f"{self.wechat_sim_url}/_fake/health"
+        return urls
 
     def log_marks(self) -> dict[str, str]:
         """What a process without a port writes to its log once it is ready, by name."""
@@ -193,7 +217,7 @@ class Stack:
 
     def stop_all(self) -> None:
         # The service first, so no customer message reaches a half-stopped bot.
-        for name in ("service", "scheduler", "rasa", "actions"):
+        for name in ("service", "scheduler", "rasa", "actions", "wechat_sim"):
             self.stop(name)
 
     def scheduled_jobs(self) -> list[tuple[str, datetime | None]]:
@@ -212,21 +236,46 @@ class Stack:
         return {name: p.pid for name, p in self.procs.items()}
 
 
-def load_or_create_secrets(path: Path) -> dict[str, str]:
-    """Per-installation secrets, generated once and kept out of the repository."""
+def _load_or_create(path: Path, generators: dict[str, Callable[[], str]]) -> dict[str, str]:
+    """The values of ``generators``' keys: from the environment, else from ``path``, else
+    generated and added to ``path`` (which keeps every other key it holds)."""
     values: dict[str, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
             if "=" in line and not line.startswith("#"):
                 key, value = line.split("=", 1)
                 values[key.strip()] = value.strip()
-    wanted = ("HX_INTERNAL_TOKEN", "HX_ADMIN_TOKEN", "HX_IDENTITY_SECRET", "HX_ADMIN_PASSWORD")
-    missing = [k for k in wanted if not values.get(k) and not os.environ.get(k)]
+    missing = [k for k in generators if not values.get(k) and not os.environ.get(k)]
     if missing:
         for key in missing:
-            values[key] = secrets.token_urlsafe(32)
+            values[key] = generators[key]()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("# generated by ops/stack.py; keep private\n"
                         + "".join(f"{k}={v}\n" for k, v in values.items()))
         path.chmod(0o600)
-    return {k: os.environ.get(k) or values[k] for k in wanted}
+    return {k: os.environ.get(k) or values[k] for k in generators}
+
+
+def load_or_create_secrets(path: Path) -> dict[str, str]:
+    """Per-installation secrets, generated once and kept out of the repository."""
+    wanted = ("HX_INTERNAL_TOKEN", "HX_ADMIN_TOKEN", "HX_IDENTITY_SECRET", "HX_ADMIN_PASSWORD")
+    return _load_or_create(path, {key: lambda: secrets.token_urlsafe(32) for key in wanted})
+
+
+# Credentials of the offline demo account that ops/fake_wechat.py plays, in WeChat's formats.
+WECHAT_SIM_CREDENTIALS: dict[str, Callable[[], str]] = {
+    "HX_WECHAT_TOKEN": lambda: secrets.token_urlsafe(24),
+    # The EncodingAESKey: 32 bytes in base64 without its one "=", so 43 characters.
+    "HX_WECHAT_AES_KEY": lambda: base64.b64encode(secrets.token_bytes(32)).decode().rstrip("="),
+    "HX_WECHAT_APP_ID": lambda: "wx" + secrets.token_hex(8),
+    "HX_WECHAT_APP_SECRET": lambda: secrets.token_hex(16),
+}
+
+
+def new_wechat_sim_credentials() -> dict[str, str]:
+    return {key: generate() for key, generate in WECHAT_SIM_CREDENTIALS.items()}
+
+
+def load_or_create_wechat_sim(path: Path) -> dict[str, str]:
+    """Per-installation credentials for the offline WeChat fake, kept with the secrets."""
+    return _load_or_create(path, WECHAT_SIM_CREDENTIALS)

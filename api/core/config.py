@@ -44,6 +44,23 @@ class Settings(BaseSettings):
     # can attach them to the customer; without it, user ids are refused.
     identity_secret: SecretStr | None = None
 
+    # WeChat Official Account (api/routes/wechat.py): the callback answers once the token
+    # is set; sending beyond the 5-second passive reply needs the app id and secret.
+    wechat_token: SecretStr | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: SecretStr | None = None
+    # Safe mode's EncodingAESKey (43 characters): when set, unencrypted deliveries are
+    # refused, as only encrypted ones have their body signed.
+    wechat_aes_key: SecretStr | None = None
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    # WeChat waits 5 s for an answer and then retries; past this, the answer goes
+    # through the customer-service API instead.
+    wechat_reply_deadline_seconds: float = Field(default=4.0, gt=0, le=4.8)
+    wechat_max_clock_skew_seconds: int = Field(default=300, ge=10)
+    wechat_send_attempts: int = Field(default=5, ge=1, le=20)
+    # Only one process may send (one access-token refresher): false in the others.
+    wechat_sender: bool = True
+
     conversation_idle_minutes: int = 30
     max_message_chars: int = 2000
     cookie_secure: bool = False

@@ -1,5 +1,6 @@
 """ORM models. Alembic (api/alembic) owns the schema; these describe it."""
 from api.models.analytics import AnalyticsReport, AssociationRule, LoopChoice, StepScore
+from api.models.channel import InboundReceipt, OutboundDelivery
 from api.models.content import ContentRevision, Offer, OfferIssuance, ReplyVariant
 from api.models.conversation import Conversation, ConversationEvent, Message
 from api.models.customer import Customer, CustomerIdentity, CustomerMerge, StageTransition
@@ -19,12 +20,14 @@ __all__ = [
     "CustomerIdentity",
     "CustomerMerge",
     "FollowUpTask",
+    "InboundReceipt",
     "JobRun",
     "LoopChoice",
     "Message",
     "Offer",
     "OfferIssuance",
     "Order",
+    "OutboundDelivery",
     "OrderItem",
     "Product",
     "ReplyVariant",

@@ -23,6 +23,7 @@ from api.models import (
     FollowUpTask,
     Message,
     Order,
+    OutboundDelivery,
     StaffRoute,
     StaffUser,
     Survey,
@@ -191,10 +192,14 @@ def conversation(conversation_id: str, db: DbDep, staff: StaffDep,
     events = list(db.scalars(select(ConversationEvent).where(ConversationEvent.conversation_id == conv.id)
                              .order_by(ConversationEvent.id)))
     names = _staff_names(db, {m.staff_id for m in messages} | {e.staff_id for e in events})
+    deliveries = {d.message_id: d for d in db.scalars(select(OutboundDelivery).where(
+        OutboundDelivery.conversation_id == conv.id, OutboundDelivery.message_id > after_id))}
     return WorkspaceConversation(
         conversation=_items(db, [conv], utcnow())[0],
         messages=[WorkspaceMessage(id=m.id, author=m.author, text=mask_text(m.text), staff_name=names.get(m.staff_id),
-                                   template=m.template, intent=m.intent, created_at=m.created_at)
+                                   template=m.template, intent=m.intent, created_at=m.created_at,
+                                   delivery=deliveries[m.id].status if m.id in deliveries else None,
+                                   delivery_error=deliveries[m.id].last_error if m.id in deliveries else None)
                   for m in messages],
         events=[WorkspaceEvent(id=e.id, kind=e.kind, staff_name=names.get(e.staff_id),
                                text=mask_text(e.text) if e.text else None, detail=e.detail or {}, at=e.at)

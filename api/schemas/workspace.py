@@ -44,6 +44,9 @@ class WorkspaceMessage(BaseModel):
     template: str | None
     intent: str | None
     created_at: UtcDatetime
+    # Push channels (WeChat): held | passive | pending | sent | failed, and why it failed.
+    delivery: str | None = None
+    delivery_error: str | None = None
 
 
 class WorkspaceEvent(BaseModel):

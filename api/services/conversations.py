@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.rasa_client import BotTurn
 from api.db.base import utcnow
-from api.models import Conversation, Customer, Message
+from api.models import Conversation, Customer, InboundReceipt, Message
 from api.services import handoff, surveys
 from api.services.escalation import escalation_reason
 from api.services.merge import MergeError, find_phone, link_phone
@@ -77,9 +77,11 @@ def replies_to(db: Session, message_id: int) -> list[Message]:
 
 
 def store_inbound(
-    db: Session, conv: Conversation, text: str, client_message_id: str | None
+    db: Session, conv: Conversation, text: str, client_message_id: str | None,
+    receipt: InboundReceipt | None = None,
 ) -> tuple[Message, bool]:
-    """Store the customer's message; (message, True) when this client id was seen before."""
+    """Store the customer's message; (message, True) when this client id, or this
+    channel delivery (``receipt``, committed with the message), was seen before."""
     if client_message_id:
         seen = db.scalar(select(Message).where(Message.conversation_id == conv.id,
                                                Message.client_message_id == client_message_id))
@@ -89,11 +91,20 @@ def store_inbound(
     msg = Message(conversation_id=conv.id, direction="inbound", author="customer", text=text,
                   client_message_id=client_message_id, created_at=now)
     db.add(msg)
+    if receipt is not None:
+        receipt.conversation_id, receipt.message = conv.id, msg
+        db.add(receipt)
     conv.last_activity_at = now
     try:
         db.commit()
     except IntegrityError:
         db.rollback()
+        if receipt is not None:
+            seen = db.scalar(select(Message).join(InboundReceipt, InboundReceipt.message_id == Message.id).where(
+                InboundReceipt.channel == receipt.channel, InboundReceipt.dedup_key == receipt.dedup_key))
+            if seen is None:
+                raise
+            return seen, True
         seen = db.scalar(select(Message).where(Message.conversation_id == conv.id,
                                                Message.client_message_id == client_message_id))
         if seen is None:

@@ -123,3 +123,26 @@ def _has_member_id(db: Session, customer: Customer) -> bool:
         return False
     return db.scalar(select(CustomerIdentity.id).where(CustomerIdentity.customer_id == customer.id,
                                                        CustomerIdentity.kind == "user_id").limit(1)) is not None
+
+
+def identify_wechat_customer(db: Session, openid: str) -> Customer:
+    """The customer behind a WeChat openid, created on first contact.
+
+    The openid is one identity among the customer's others: a phone number they type
+    links it to their other accounts (api/services/merge.py), as on the web."""
+    now = utcnow()
+    for attempt in range(2):
+        try:
+            identity = _identity(db, "wechat_openid", openid)
+            if identity is None:
+                identity = CustomerIdentity(kind="wechat_openid", value=openid,
+                                            customer=Customer(first_seen_at=now, last_seen_at=now))
+                db.add(identity)
+            identity.last_seen_at = identity.customer.last_seen_at = now
+            db.commit()
+            return identity.customer
+        except IntegrityError:
+            db.rollback()  # the same new follower's first two deliveries raced
+            if attempt:
+                raise
+    raise AssertionError("unreachable")

@@ -24,6 +24,21 @@ HEARTBEAT_SECONDS = 15.0
 _PENDING = "live_changed_conversations"
 
 
+def run_on_loop(loop: asyncio.AbstractEventLoop | None, callback, *args) -> None:
+    """Call ``callback`` on ``loop`` from any thread: at once when already on it, else
+    scheduled there (asyncio objects may only be touched from their loop's thread)."""
+    if loop is None or loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        callback(*args)
+    else:
+        loop.call_soon_threadsafe(callback, *args)
+
+
 class LiveHub:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[asyncio.Queue]] = {}
@@ -42,17 +57,8 @@ class LiveHub:
 
     def publish(self, conversation_ids: set[str]) -> None:
         """Safe from any thread: database work runs in the thread pool."""
-        loop = self._loop
-        if loop is None or loop.is_closed() or not conversation_ids:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._deliver(conversation_ids)
-        else:
-            loop.call_soon_threadsafe(self._deliver, conversation_ids)
+        if conversation_ids:
+            run_on_loop(self._loop, self._deliver, conversation_ids)
 
     def _deliver(self, conversation_ids: set[str]) -> None:
         for conv_id in conversation_ids:

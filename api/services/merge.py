@@ -36,7 +36,8 @@ from sqlalchemy.orm import Session
 
 from api.core.config import get_settings
 from api.db.base import utcnow
-from api.models import Conversation, Customer, CustomerIdentity, CustomerMerge, OfferIssuance, Order
+from api.models import (Conversation, Customer, CustomerIdentity, CustomerMerge, InboundReceipt, OfferIssuance,
+                        Order)
 from api.services.lifecycle import StageRules
 from api.services.orders import recompute_stage
 from bot.privacy import mask_phone
@@ -46,7 +47,8 @@ STATUS_LABELS = {"proposed": "待确认", "merged": "已合并", "undone": "已�
 # Rows that change owner in a merge, by the key they have in ``CustomerMerge.moved``.
 # Identities are handled through the ORM (their customer relationship is often loaded);
 # the others are moved with UPDATE statements, as a customer may own many of them.
-_BULK_MOVED = {"conversations": Conversation, "orders": Order, "offer_issuances": OfferIssuance}
+_BULK_MOVED = {"conversations": Conversation, "orders": Order, "offer_issuances": OfferIssuance,
+               "inbound_receipts": InboundReceipt}
 # Fields of the target a merge fills in when the target has none (or an earlier one).
 _FILLED = ("display_name", "birthday", "first_ip", "first_seen_at")
 _CHUNK = 500  # ids per IN (...) list: SQLite allows a few tens of thousands of variables

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from bot.rasa_client import MARKER_KEY
+from bot.rasa_client import MARKER_KEY, BotReply
 
 if TYPE_CHECKING:
     from api.services.variants import VariantStore
@@ -108,13 +108,21 @@ def render_nlg(catalog: ResponseCatalog, body: dict[str, Any], variants: Variant
         raise ValueError("the NLG request has no 'response' name")
     channel = _object(body.get("channel"), "channel").get("name")
     tracker = _object(body.get("tracker"), "tracker")
-    values = variables_from_request(body, tracker)
+    reply = render_response(catalog, variants, name, variables_from_request(body, tracker), channel)
+    latest = _object(tracker.get("latest_message"), "latest_message")
+    intent = _object(latest.get("intent"), "latest_message.intent")
+    marker = {"template": name, "intent": intent.get("name"), "confidence": intent.get("confidence"),
+              "variant_id": reply.variant_id}
+    return {"text": reply.text, "custom": {MARKER_KEY: marker}}
+
+
+def render_response(catalog: ResponseCatalog, variants: VariantStore | None, name: str,
+                    values: dict[str, Any], channel: str | None = None) -> BotReply:
+    """One response for a customer: the variant for their stage (and persona) when there is
+    a usable one, else the default text; variables filled from ``values``. Also used
+    without Rasa, e.g. to greet a new WeChat follower."""
     variant = variants.choose(name, values.get("stage"), values, values.get("persona")) if variants else None
     template = variant.text if variant else catalog.pick(name, channel)
     if template is None:
         raise LookupError(f"no text for response {name!r}")
-    latest = _object(tracker.get("latest_message"), "latest_message")
-    intent = _object(latest.get("intent"), "latest_message.intent")
-    marker = {"template": name, "intent": intent.get("name"), "confidence": intent.get("confidence"),
-              "variant_id": variant.id if variant else None}
-    return {"text": fill_variables(template, values), "custom": {MARKER_KEY: marker}}
+    return BotReply(fill_variables(template, values), name, variant.id if variant else None)

@@ -1,6 +1,7 @@
 """A migrated temporary database and the app, with Rasa's REST answers scripted."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Callable
@@ -63,6 +64,12 @@ class ScriptedRasa:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.reply: Callable[[dict], httpx.Response] = lambda body: httpx.Response(200, json=[])
+        self.delay = 0.0  # seconds Rasa "thinks" before answering (without blocking the loop)
+
+    async def async_handler(self, request: httpx.Request) -> httpx.Response:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return self.handler(request)
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":  # health probes: nothing is listening in unit tests
@@ -90,7 +97,7 @@ def client(settings_env, rasa):
 
     app = create_app()
     fake = RasaClient("http://rasa.test", timeout=5,
-                      client=httpx.AsyncClient(transport=httpx.MockTransport(rasa.handler)))
+                      client=httpx.AsyncClient(transport=httpx.MockTransport(rasa.async_handler)))
     app.dependency_overrides[get_rasa] = lambda: fake
     with TestClient(app) as c:
         yield c

@@ -97,7 +97,7 @@ def test_staff_merge_moves_history_and_the_visitors_chat_continues_as_the_member
     body = resp.json()
     assert body["status"] == "merged" and body["reason"] == "staff" and body["merged_by"] == "api-token"
     assert body["moved"] == {"identities": 1, "conversations": 1, "orders": 3, "offer_issuances": 0,
-                             "points": 50}
+                             "inbound_receipts": 0, "points": 50}
 
     # 3 + 4 purchases: the member is now in the growing stage, and the history says why.
     merged = customer(shop, member)

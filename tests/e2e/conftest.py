@@ -1,5 +1,6 @@
-"""The real stack — action server, Rasa with the trained model, the service — started
-once for the end-to-end and browser tests on free ports and a temporary data folder."""
+"""The real stack — action server, Rasa with the trained model, the service, and the
+offline fake of WeChat's servers — started once for the end-to-end and browser tests on
+free ports and a temporary data folder."""
 from __future__ import annotations
 
 import secrets
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from api.services.identity import user_hash
-from ops.stack import Ports, Stack
+from ops.stack import Ports, Stack, new_wechat_sim_credentials
 from ops.train import ensure_model
 
 
@@ -23,11 +24,14 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     tokens = {"HX_INTERNAL_TOKEN": secrets.token_urlsafe(16), "HX_ADMIN_TOKEN": secrets.token_urlsafe(16),
-              "HX_IDENTITY_SECRET": secrets.token_urlsafe(16), "HX_ADMIN_PASSWORD": secrets.token_urlsafe(12)}
+              "HX_IDENTITY_SECRET": secrets.token_urlsafe(16), "HX_ADMIN_PASSWORD": secrets.token_urlsafe(12),
+              **new_wechat_sim_credentials()}
     s = Stack(model=ensure_model(), var_dir=tmp_path_factory.mktemp("stack"),
-              ports=Ports(service=free_port(), rasa=free_port(), actions=free_port()), secrets_env=tokens)
+              ports=Ports(service=free_port(), rasa=free_port(), actions=free_port(), wechat_sim=free_port()),
+              secrets_env=tokens)
     try:
         s.start()
+        s.start_fake_wechat()  # the service calls it only when it sends
         s.wait_ready(timeout=240)
         yield s
     finally:
@@ -46,6 +50,14 @@ def staff(stack):
     """The service as automation sees it: the admin bearer token (no cookies kept)."""
     headers = {"Authorization": f"Bearer {stack.secrets_env['HX_ADMIN_TOKEN']}"}
     with httpx.Client(base_url=stack.service_url, timeout=30, headers=headers) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def wechat_sim(stack):
+    """The offline fake of WeChat's servers: /_fake/deliver plays a customer, /_fake/messages
+    shows the customer-service messages the service sent."""
+    with httpx.Client(base_url=stack.wechat_sim_url, timeout=30) as c:
         yield c
 
 

@@ -18,11 +18,12 @@ pytestmark = pytest.mark.e2e
 
 
 def test_run_starts_everything_prints_urls_and_stops_cleanly(tmp_path):
-    port = free_port()
+    port, sim_port = free_port(), free_port()
     env = {**os.environ, "HX_VAR_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env.pop("HX_WECHAT_APP_ID", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ops.run", "--port", str(port), "--rasa-port", str(free_port()),
-         "--actions-port", str(free_port())],
+         "--actions-port", str(free_port()), "--wechat-sim-port", str(sim_port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     try:
@@ -39,8 +40,13 @@ def test_run_starts_everything_prints_urls_and_stops_cleanly(tmp_path):
         assert "uid=demo-1001&uh=" in text
         page = httpx.get(f"http://127.0.0.1:{port}/chat", timeout=10)
         assert page.status_code == 200 and "回响" in page.text
+        # No WeChat account here: the printed command chats through the offline fake.
+        say = next(line for line in output if "ops.fake_wechat say" in line).split("Try it:", 1)[1].strip()
+        assert f"--sim http://127.0.0.1:{sim_port}" in say
+        chat = subprocess.run(say, shell=True, env=env, capture_output=True, text=True, timeout=60)
+        assert chat.returncode == 0 and "公众号" in chat.stdout, chat.stdout + chat.stderr
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 3  # action server, Rasa, service
+        assert len(children) >= 4  # action server, Rasa, service, the WeChat fake
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)

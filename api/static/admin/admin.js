@@ -32,7 +32,7 @@
   const AUTHORS = { customer: "顾客", bot: "智能助手", staff: "人工客服", system: "系统" };
   const STAGE_TRIGGERS = { order: "下单", nightly: "每日重算", import: "导入", merge: "账户合并" };
   const TIMELINE_KINDS = { message: "消息", order: "订单", stage_change: "阶段变化", offer: "优惠", merge: "账户合并" };
-  const MOVED_LABELS = { identities: "身份", conversations: "会话", orders: "订单", offer_issuances: "优惠", points: "积分" };
+  const MOVED_LABELS = { identities: "身份", conversations: "会话", orders: "订单", offer_issuances: "优惠", inbound_receipts: "微信事件", points: "积分" };
   const RULE_LABELS = {
     min_orders: "最少订单",
     max_orders: "最多订单",

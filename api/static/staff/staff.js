@@ -30,6 +30,13 @@
     bot_no_reply: "机器人无回复",
     staff_takeover: "人工介入",
     merge_proposed: "待确认账户合并",
+    delivery_failed: "微信消息未送达",
+  };
+  // Messages to WeChat customers that have not gone out yet, or never will.
+  const DELIVERY = {
+    held: ["发送中…", "sending"],
+    pending: ["发送中…", "sending"],
+    failed: ["未送达", "failed"],
   };
   const ORDER_STATUS = {
     pending_payment: "待付款",
@@ -591,7 +598,7 @@
     const id = state.convId;
     const seq = ++state.convSeq;
     try {
-      const data = await api("GET", convUrl(id, "?after_id=" + state.lastId));
+      const data = await api("GET", convUrl(id, "?after_id=" + sinceId()));
       if (gen !== state.convGen) return; // another conversation was opened meanwhile
       state.convFailures = 0;
       if (seq < state.convApplied) return; // a newer answer is already shown
@@ -635,7 +642,7 @@
     let changed = first;
     for (const m of data.messages || []) {
       const old = state.messages.get(m.id);
-      if (!old || old.text !== m.text || old.staff_name !== m.staff_name) {
+      if (!old || old.text !== m.text || old.staff_name !== m.staff_name || old.delivery !== m.delivery) {
         state.messages.set(m.id, m);
         changed = true;
       }
@@ -749,6 +756,22 @@
     scroller.scrollTop = stick ? scroller.scrollHeight : top;
   }
 
+  // Fetch again from the oldest message still being sent, so its outcome shows.
+  function sinceId() {
+    let since = state.lastId;
+    for (const m of state.messages.values()) {
+      if ((m.delivery === "held" || m.delivery === "pending") && m.id - 1 < since) since = m.id - 1;
+    }
+    return since;
+  }
+
+  function deliveryMark(m) {
+    const mark = DELIVERY[m.delivery];
+    if (!mark) return null;
+    return h("span", { class: "delivery delivery-" + mark[1], "data-testid": "ws-delivery",
+      title: m.delivery_error || "" }, mark[0] + (m.delivery_error ? "：" + m.delivery_error : ""));
+  }
+
   function buildMessage(m) {
     const author = AUTHOR_LABELS[m.author] ? m.author : "system";
     let who = AUTHOR_LABELS[author];
@@ -756,13 +779,14 @@
     if (author === "staff" && m.staff_name) who = "人工客服 · " + m.staff_name;
     if (author === "system") {
       return h("li", { class: "msg msg-system", "data-testid": "ws-message", "data-author": author, "data-id": m.id },
-        h("span", { class: "msg-text" }, m.text), h("time", { class: "msg-time", datetime: m.created_at }, fmtHM(m.created_at)));
+        h("span", { class: "msg-text" }, m.text), h("time", { class: "msg-time", datetime: m.created_at }, fmtHM(m.created_at)),
+        deliveryMark(m));
     }
     return h("li", { class: "msg msg-" + author, "data-testid": "ws-message", "data-author": author, "data-id": m.id },
       h("div", { class: "msg-meta" }, h("span", { class: "msg-who" }, who),
         h("time", { class: "msg-time", datetime: m.created_at, title: fmtDate(m.created_at) + " " + fmtHM(m.created_at) },
           fmtHM(m.created_at))),
-      h("div", { class: "bubble" }, h("span", { class: "msg-text" }, m.text)));
+      h("div", { class: "bubble" }, h("span", { class: "msg-text" }, m.text)), deliveryMark(m));
   }
 
   function buildNote(n) {
