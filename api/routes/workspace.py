@@ -21,6 +21,7 @@ from api.models import (
     Customer,
     CustomerIdentity,
     FollowUpTask,
+    InboundReceipt,
     Message,
     Order,
     OutboundDelivery,
@@ -137,6 +138,14 @@ def _staff_names(db: Session, ids: set[int | None]) -> dict[int, str]:
     return dict(db.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))).all())
 
 
+def _unfollowed(db: Session, customer: Customer) -> bool:
+    """The customer's last WeChat (un)follow was an unfollow: nothing sent reaches them."""
+    last = db.scalar(select(InboundReceipt.kind).where(
+        InboundReceipt.customer_id == customer.id, InboundReceipt.kind.in_(("subscribe", "unsubscribe")))
+        .order_by(InboundReceipt.id.desc()).limit(1))
+    return last == "unsubscribe"
+
+
 def _profile(db: Session, customer: Customer, current: str, reveal: bool = False) -> CustomerProfile:
     identities = list(db.scalars(select(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)))
     orders = list(db.scalars(select(Order).where(Order.customer_id == customer.id)
@@ -153,7 +162,8 @@ def _profile(db: Session, customer: Customer, current: str, reveal: bool = False
     tags = [STAGE_LABELS.get(customer.stage, customer.stage)]
     tags += ["会员"] if "user_id" in kinds else []
     tags += ["已留手机号"] if "phone" in kinds else []
-    tags += ["微信"] if "wechat_openid" in kinds else []
+    if "wechat_openid" in kinds:
+        tags.append("微信已取消关注" if _unfollowed(db, customer) else "微信")
     return CustomerProfile(
         id=customer.id, display_name=customer.display_name, stage=customer.stage,
         stage_label=STAGE_LABELS.get(customer.stage, customer.stage), persona=customer.persona,

@@ -145,11 +145,11 @@ class WeChatInbox:
         job.settled = True
         text, rest = passive_text(answer.held) if passive else (None, answer.held)
         taken = [m.id for m in answer.held if m not in rest]
-        try:
-            if taken:
-                await run_in_threadpool(self._update, outbox.mark_passive, taken)
+        try:  # the rest first: if marking then fails, everything is still held
             if rest:
                 await run_in_threadpool(self._update, outbox.release, [m.id for m in rest])
+            if taken:
+                await run_in_threadpool(self._update, outbox.mark_passive, taken)
         except Exception:  # noqa: BLE001 - the sender picks up held messages after a minute
             log.exception("could not record how a WeChat answer went out")
             return None

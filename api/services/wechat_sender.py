@@ -7,6 +7,8 @@ refresher: wechatpy's client fetches it on first use and again shortly before it
 expires, or when WeChat says it is invalid (40001/42001, then the call is retried
 once). Several refreshers would invalidate each other's tokens. With more than one
 service process, only one may run the sender (``HX_WECHAT_SENDER=false`` elsewhere).
+Without an app id and secret there is no API to call: the sender then marks what is
+owed failed, with the reason, so staff know.
 
 wechatpy's client is synchronous (requests); it runs in the thread pool. Messages of
 one conversation go out in order: a message waiting for a retry holds back the later
@@ -43,6 +45,7 @@ PERMANENT = {
     40003: "顾客的 openid 无效",
     48001: "公众号没有客服消息接口权限",
 }
+NO_API = "未配置公众号 AppID / AppSecret（HX_WECHAT_APP_ID、HX_WECHAT_APP_SECRET），5 秒后的回复无法发送"
 HELD_TOO_LONG = timedelta(seconds=60)  # WeChat gave up long ago: the request that held it is gone
 MAX_AGE = timedelta(hours=48)  # WeChat's window for customer-service messages
 BATCH = 20
@@ -95,7 +98,7 @@ def _retry_later(delivery: OutboundDelivery, reason: str, now: datetime, max_att
 
 
 class WeChatSender:
-    def __init__(self, client: OfficialAccountClient, sessions: sessionmaker[Session],
+    def __init__(self, client: OfficialAccountClient | None, sessions: sessionmaker[Session],
                  max_attempts: int = 5, poll_seconds: float = 30.0):
         self.client, self.sessions = client, sessions
         self.max_attempts, self.poll_seconds = max_attempts, poll_seconds
@@ -148,6 +151,9 @@ class WeChatSender:
         if now - delivery.created_at > MAX_AGE:
             _fail(db, delivery, PERMANENT[45015])
             return True
+        if self.client is None:
+            _fail(db, delivery, NO_API)
+            return True
         openid = _openid(db, delivery.conversation_id)
         if openid is None:
             _fail(db, delivery, "顾客没有微信身份，无法发送")
@@ -180,11 +186,12 @@ class WeChatSender:
 
 
 async def run_sender(settings: Settings, sessions: sessionmaker[Session]) -> None:
-    """The lifespan's task: nothing to do when no WeChat account is configured."""
-    client = client_from_settings(settings)
-    if client is None or not settings.wechat_sender:
+    """The lifespan's task: nothing to do when the WeChat channel is off. Without an app
+    id and secret nothing can go out after the passive reply: such messages are marked
+    failed at once, so staff see it rather than "sending" for ever."""
+    if settings.wechat_token is None or not settings.wechat_sender:
         return
-    sender = WeChatSender(client, sessions, settings.wechat_send_attempts)
+    sender = WeChatSender(client_from_settings(settings), sessions, settings.wechat_send_attempts)
     outbox.wake_sender.bind(asyncio.get_running_loop(), sender.wake)
     try:
         await sender.run()

@@ -319,7 +319,29 @@ def test_a_new_follower_is_greeted_and_becomes_a_customer_once(wechat, db, setti
     assert db.scalar(select(Message.template)) == "utter_greet"
 
 
-def test_unfollowing_is_recorded_and_ends_the_open_conversation(wechat, rasa, db):
+def test_without_an_app_secret_a_late_answer_is_marked_undelivered_for_staff(wechat, rasa, db, monkeypatch):
+    monkeypatch.delenv("HX_WECHAT_APP_SECRET")
+    from api.core.config import get_settings
+    from api.main import create_app as create_service
+
+    get_settings.cache_clear()
+    with TestClient(create_service()) as bare:
+        bare.app.dependency_overrides = wechat.client.app.dependency_overrides  # the scripted Rasa
+        server = WeChatServer(bare, safe=wechat.crypto is not None)
+        answer_with(rasa, "稍等，正在查询")
+        rasa.delay = DEADLINE * 1.5
+        assert server.post(text="查订单", msg_id="81").text == "success"
+        deadline = time.monotonic() + 5
+        while db.scalar(select(OutboundDelivery.status).where(OutboundDelivery.status == "failed")) is None:
+            assert time.monotonic() < deadline, "the late answer was never marked"
+            time.sleep(0.1)
+            db.expire_all()
+    delivery = db.scalar(select(OutboundDelivery))
+    assert "AppSecret" in delivery.last_error
+    assert db.scalar(select(Conversation.attention_reason)) == "delivery_failed"
+
+
+def test_unfollowing_is_recorded_and_ends_the_open_conversation(wechat, client, rasa, db):
     answer_with(rasa, "您好")
     wechat.say("你好", msg_id="5")
     assert wechat.post(event="unsubscribe").text == "success"
@@ -328,6 +350,16 @@ def test_unfollowing_is_recorded_and_ends_the_open_conversation(wechat, rasa, db
     assert conv.status == "closed"
     assert db.scalar(select(ConversationEvent.kind).where(ConversationEvent.kind == "unsubscribed"))
     assert set(db.scalars(select(InboundReceipt.kind))) == {"text", "unsubscribe"}
+    profile = staff_view(client, conv.id)["customer"]
+    assert "微信已取消关注" in profile["tags"]
+    assert wechat.say(event="subscribe") is not None  # back again: greeted, and followed
+    assert "微信" in staff_view(client, conv.id)["customer"]["tags"]
+
+
+def staff_view(client, conversation_id: str) -> dict:
+    resp = client.get(f"/api/staff/conversations/{conversation_id}", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
 
 
 # ------------------------------------------------------------------ refusals
