@@ -665,19 +665,53 @@ def problems(report: dict) -> list[str]:
     return ["", "Problems seen in the logs:", "", *found] if found else []
 
 
-def write_doc(section: str) -> None:
+def write_doc(section: str, heading: str = SECTION) -> None:
+    """Replace the section under ``heading`` in docs/benchmarks.md, or append it; the
+    other benchmarks' sections stay as they are."""
     DOC.parent.mkdir(exist_ok=True)
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else (
         "# Benchmarks\n\nMeasurements of the running assistant. Each section is written by the script "
         "it names; rerun the script rather than editing its numbers by hand.\n\n")
-    start = text.find(SECTION + "\n")
+    start = text.find(heading + "\n")
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     else:
-        nxt = re.search(r"^## ", text[start + len(SECTION):], re.M)
-        end = start + len(SECTION) + nxt.start() if nxt else len(text)
+        nxt = re.search(r"^## ", text[start + len(heading):], re.M)
+        end = start + len(heading) + nxt.start() if nxt else len(text)
         text = text[:start] + section.rstrip("\n") + "\n" + ("\n" + text[end:] if nxt else "")
     DOC.write_text(text, encoding="utf-8")
+
+
+def publish(report: dict, section: str, heading: str, json_path: Path) -> None:
+    """The section into docs/benchmarks.md, the whole report as JSON beside it."""
+    write_doc(section, heading)
+    json_path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"\nwritten: {DOC.relative_to(ROOT)}, {json_path.relative_to(ROOT)}")
+
+
+def run_on_stack(stack: Stack, sampler: MemorySampler, start_more, work, keep: bool):
+    """Start the stack and what else the benchmark needs (``start_more()``), run the
+    coroutine ``work()`` once all are ready, and stop every process whatever happens.
+    Returns its result, or None when interrupted; the temporary folder is removed after
+    a successful run unless ``keep``, and kept (its path printed) otherwise."""
+    result, ok = None, False
+    try:
+        print(f"starting the stack in {stack.var_dir}…", flush=True)
+        stack.start()
+        start_more()
+        sampler.start()
+        stack.wait_ready(timeout=600)
+        result, ok = asyncio.run(work()), True
+    except KeyboardInterrupt:
+        print("interrupted; stopping everything", file=sys.stderr)
+    finally:
+        sampler.stop()
+        stack.stop_all()
+        if ok and not keep:
+            shutil.rmtree(stack.var_dir, ignore_errors=True)
+        else:
+            print(f"logs and databases kept in {stack.var_dir}", file=sys.stderr)
+    return result
 
 
 # ---------------------------------------------------------------------------- main
@@ -709,35 +743,18 @@ def main() -> int:
     stack = BenchStack(model=model, var_dir=var_dir, ports=Ports(service=service, rasa=rasa, actions=actions),
                        secrets_env=tokens, bare_port=bare)
     sampler = MemorySampler(stack)
-    ok = False
-    try:
-        print(f"starting the stack and a bare Rasa in {var_dir}…", flush=True)
-        stack.start()
-        stack.start_bare_rasa()
-        sampler.start()
-        stack.wait_ready(timeout=600)
-        report.update(asyncio.run(benchmark(stack, levels, args.turns, sampler)))
-        ok = True
-    except KeyboardInterrupt:
-        print("interrupted; stopping everything", file=sys.stderr)
-    finally:
-        sampler.stop()
-        stack.stop_all()
-        if ok and not args.keep:
-            shutil.rmtree(var_dir, ignore_errors=True)
-        else:
-            print(f"logs and databases kept in {var_dir}", file=sys.stderr)
-    if not ok:
+    results = run_on_stack(stack, sampler, stack.start_bare_rasa,
+                           lambda: benchmark(stack, levels, args.turns, sampler), args.keep)
+    if results is None:
         return 130
+    report.update(results)
     report["memory"] = memory_table(sampler)
     report["run_seconds"] = round(time.monotonic() - started)
     report["goals"] = goals(report)
     section = render(report)
     print("\n" + section)
     if not args.no_doc:
-        write_doc(section)
-        DOC_JSON.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        print(f"\nwritten: {DOC.relative_to(ROOT)}, {DOC_JSON.relative_to(ROOT)}")
+        publish(report, section, SECTION, DOC_JSON)
     return 0
 
 

@@ -80,10 +80,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import json
 import os
 import secrets
-import shutil
 import signal
 import sqlite3
 import sys
@@ -106,8 +104,10 @@ from bench.turns import (
     log_offsets,
     machine,
     percentile,
+    publish,
     rasa_version,
     read_logs,
+    run_on_stack,
     service_side,
     trouble,
     tree_rss,
@@ -120,7 +120,6 @@ from ops.stack import Ports, Stack, new_wechat_sim_credentials
 from ops.train import ensure_model
 from tests.bot.test_wechat_protocol import billion_laughs  # the very body the protocol test refuses
 
-DOC = ROOT / "docs" / "benchmarks.md"
 DOC_JSON = ROOT / "docs" / "benchmarks-wechat.json"
 SECTION = "## WeChat channel"
 
@@ -916,19 +915,6 @@ def interpretation(report: dict) -> list[str]:
     return out
 
 
-def write_doc(section: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md, or append it; the rest stays as it is."""
-    text = DOC.read_text(encoding="utf-8")
-    start = text.find(SECTION + "\n")
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
-    else:
-        following = text.find("\n## ", start + len(SECTION))
-        rest = text[following + 1:] if following != -1 else ""
-        text = text[:start] + section.rstrip("\n") + "\n" + ("\n" + rest if rest else "")
-    DOC.write_text(text, encoding="utf-8")
-
-
 # ---------------------------------------------------------------------------- main
 
 def _stop_on_sigterm(signum, frame):  # noqa: ANN001
@@ -965,34 +951,18 @@ def main() -> int:
     stack = Stack(model=model, var_dir=var_dir, secrets_env=secrets_env,
                   ports=Ports(service=service, rasa=rasa, actions=actions, wechat_sim=sim))
     sampler = MemorySampler(stack)
-    ok = False
-    try:
-        print(f"starting the stack and the fake WeChat in {var_dir}…", flush=True)
-        stack.start()
-        stack.start_fake_wechat()
-        sampler.start()
-        stack.wait_ready(timeout=600)
-        report.update(asyncio.run(benchmark(stack, sampler, levels, args.messages, args.storm_level, args.api_level)))
-        ok = True
-    except KeyboardInterrupt:
-        print("interrupted; stopping everything", file=sys.stderr)
-    finally:
-        sampler.stop()
-        stack.stop_all()
-        if ok and not args.keep:
-            shutil.rmtree(var_dir, ignore_errors=True)
-        else:
-            print(f"logs and databases kept in {var_dir}", file=sys.stderr)
-    if not ok:
+    results = run_on_stack(stack, sampler, stack.start_fake_wechat,
+                           lambda: benchmark(stack, sampler, levels, args.messages, args.storm_level, args.api_level),
+                           args.keep)
+    if results is None:
         return 130
+    report.update(results)
     report["memory"] = memory(sampler)
     report["run_seconds"] = round(time.monotonic() - started)
     section = render(report)
     print("\n" + section)
     if not args.no_doc:
-        write_doc(section)
-        DOC_JSON.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        print(f"\nwritten: {DOC.relative_to(ROOT)}, {DOC_JSON.relative_to(ROOT)}")
+        publish(report, section, SECTION, DOC_JSON)
     return 0
 
 
