@@ -716,7 +716,8 @@ def run_on_stack(stack: Stack, sampler: MemorySampler, start_more, work, keep: b
 
 # ---------------------------------------------------------------------------- main
 
-def _stop_on_sigterm(signum, frame):  # noqa: ANN001
+def stop_on_sigterm(signum, frame):  # noqa: ANN001
+    """SIGTERM stops a benchmark as Ctrl-C does: every process it started is stopped."""
     raise KeyboardInterrupt
 
 
@@ -730,7 +731,7 @@ def main() -> int:
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     if not levels or min(levels) < 1 or args.turns < 1:
         parser.error("levels and turns must be positive")
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
 
     started = time.monotonic()
     report: dict = {"date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),

@@ -108,6 +108,7 @@ from bench.turns import (
     rasa_version,
     read_logs,
     run_on_stack,
+    stop_on_sigterm,
     service_side,
     trouble,
     tree_rss,
@@ -917,10 +918,6 @@ def interpretation(report: dict) -> list[str]:
 
 # ---------------------------------------------------------------------------- main
 
-def _stop_on_sigterm(signum, frame):  # noqa: ANN001
-    raise KeyboardInterrupt
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description="The WeChat channel under load, and the cost of refusals.")
     parser.add_argument("--levels", default="1,10,30", help="followers at once per level (default 1,10,30)")
@@ -934,7 +931,7 @@ def main() -> int:
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     if not levels or min(levels) < 1 or args.messages < 1 or args.storm_level < 1 or args.api_level < 0:
         parser.error("levels, messages and the storm level must be positive")
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
 
     started = time.monotonic()
     report: dict = {"date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),

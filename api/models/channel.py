@@ -52,8 +52,9 @@ class OutboundDelivery(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    # The message's conversation, kept here so the sender and the workspace find a
+    # conversation's deliveries (and keep their order) without a join.
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
-    channel: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(8))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -61,8 +61,8 @@ def _add_deliveries(session: Session, _flush_context, _instances) -> None:
             ) or session.get(Conversation, msg.conversation_id)
             if conv is None or conv.channel not in PUSH_CHANNELS:
                 continue
-            session.add(OutboundDelivery(message=msg, conversation_id=conv.id, channel=conv.channel,
-                                         status=status, next_attempt_at=msg.created_at or utcnow()))
+            session.add(OutboundDelivery(message=msg, conversation_id=conv.id, status=status,
+                                         next_attempt_at=msg.created_at or utcnow()))
             if status == "pending":
                 session.info[_WOKEN] = True
 
