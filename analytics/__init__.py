@@ -1,5 +1,16 @@
-"""Analytics: the jobs (``analytics.jobs``) and the one scheduler process that runs them
-(``python -m analytics.scheduler``)."""
+"""Analytics: pure models and functions on DataFrames and arrays (scikit-learn style
+estimators), never importing the service (``api``):
+
+    sentiment     TF-IDF + logistic regression sentiment of Chinese text
+    personas      K-means personas and the six-family tag library
+    association   association rules in the patent's five steps
+    steps         service-step scoring models and the counterfactual scores
+    pso           particle swarm optimisation and the BP networks (torch)
+    loop          Thompson sampling of reply variants and offers
+
+The jobs that read the database and write results are the service's (``api/jobs/``);
+the reports and comparisons that chose these models are in ``analytics/experiments/``.
+"""
 
 import logging
 

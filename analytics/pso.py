@@ -39,6 +39,9 @@ module compares at.
 Everything runs in float32 on one CPU thread (``torch.set_num_threads(1)`` for the
 duration of a fit or predict, restored afterwards): the networks are tiny, threads
 would only fight the other processes on the machine, and one thread is deterministic.
+
+The module is long because PSO, the batched networks and the three estimators that
+share them (BP, BP with restarts, PSO-BP) must agree on one weight layout and budget.
 """
 from __future__ import annotations
 

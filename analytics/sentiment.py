@@ -1,10 +1,12 @@
 """Sentiment of Chinese customer text: P(positive) and a positive / neutral / negative label.
 
 Why this module exists: escalation (``api.services.escalation``) and the analytics need
-to know how angry a message is. SnowNLP's built-in model was used until now, but it was
+to know how angry a message is. Pure: it never reads the service's settings; the service
+gets its classifier through ``api.services.sentiment_model``, which passes the model
+directory. SnowNLP's built-in model was used until now, but it was
 trained on the very reviews it is usually evaluated on, is slow (a pure-Python word
 segmenter), and scores many neutral shop questions as negative. ``python -m
-analytics.sentiment_report`` compares it with models trained here on a clean split and
+analytics.experiments.sentiment_report`` compares it with models trained here on a clean split and
 writes ``docs/sentiment-report.md``; the winner's configuration is ``PRODUCT_CONFIG``
 below and the thresholds come from the same report.
 
@@ -14,7 +16,8 @@ seed *before* anything is fitted, so no test text is ever seen in training.
 
 The product model is trained on the training split only, so the figures in the report
 are the figures of the model that runs. It is trained on first use (about 10 s) and
-cached as a joblib file in ``$HX_MODEL_DIR`` (default ``<repo>/var/models``); the file
+cached as a joblib file in the directory the caller gives (the service: ``$HX_MODEL_DIR``,
+default ``<repo>/var/models``); the file
 carries a hash of the training data and configuration and is retrained when they change.
 
 Reviews are binary; a three-way label comes from two thresholds on p = P(positive):
@@ -43,8 +46,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from api.core.config import get_settings
-
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +60,7 @@ POS_THRESHOLD = 0.65
 STRONGLY_NEGATIVE = 0.04
 
 # The TF-IDF + logistic regression configuration that won cross-validation on the
-# training split (see the report); sentiment_report checks that this is still so.
+# training split (see the report); analytics.experiments.sentiment_report checks that this is still so.
 PRODUCT_CONFIG = {"word_ngrams": (1, 2), "char_ngrams": (1, 3), "C": 4.0}
 SPLIT = {"test_size": 0.2, "seed": 0}
 MODEL_FORMAT = 1  # bump when the saved file's content changes meaning
@@ -222,48 +223,6 @@ class TfidfLogisticSentiment(BinarySentimentModel):
         return self.pipeline_.predict_proba(texts)[:, 1]
 
 
-class SnowNLPBayes(BinarySentimentModel):
-    """SnowNLP's own naive-Bayes sentiment model, retrained on the texts given to ``fit``.
-
-    Uses ``snownlp.sentiment.Sentiment`` (its segmenter and stop words) but never loads
-    or writes the packaged model file.
-    """
-
-    def fit(self, X, y):
-        texts, labels = check_training_data(X, y)
-        from snownlp.sentiment import Sentiment as SnowSentiment
-
-        model = SnowSentiment()  # an empty Bayes model; load() is never called
-        model.train([t for t, l in zip(texts, labels) if l == 0], [t for t, l in zip(texts, labels) if l == 1])
-        self.model_ = model
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def _positive_proba(self, texts):
-        if not hasattr(self, "model_"):
-            raise NotFittedError("SnowNLPBayes is not fitted yet")
-        return np.array([self.model_.classify(t) for t in texts], dtype=float)
-
-
-class ShippedSnowNLP(BinarySentimentModel):
-    """SnowNLP's sentiment model exactly as the package ships it (``fit`` trains nothing).
-
-    Only for comparison: it was trained on the same reviews, test split included.
-    """
-
-    def fit(self, X=None, y=None):
-        from snownlp import sentiment
-
-        self.model_ = sentiment.classifier
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def _positive_proba(self, texts):
-        if not hasattr(self, "model_"):
-            self.fit()
-        return np.array([self.model_.classify(t) for t in texts], dtype=float)
-
-
 # --- the product classifier -------------------------------------------------------------
 
 def label_for(p: float) -> str:
@@ -293,10 +252,6 @@ class SentimentClassifier:
         return [Sentiment(label_for(p), float(p)) for p in self.score(texts)]
 
 
-def model_dir() -> Path:
-    return get_settings().model_dir  # HX_MODEL_DIR
-
-
 def training_hash(train: pd.DataFrame, config: dict) -> str:
     """What the saved model depends on: data, configuration, dictionary, library versions."""
     import jieba
@@ -310,11 +265,11 @@ def training_hash(train: pd.DataFrame, config: dict) -> str:
     return h.hexdigest()
 
 
-def load_or_train(train: pd.DataFrame, config: dict = PRODUCT_CONFIG, directory: Path | None = None,
+def load_or_train(train: pd.DataFrame, config: dict = PRODUCT_CONFIG, *, directory: Path,
                   name: str = "sentiment-tfidf-logreg") -> SentimentClassifier:
     """The model for ``train`` + ``config``: reloaded from ``directory`` if its hash matches,
     otherwise trained and saved there (written to a temporary file, then renamed)."""
-    directory = Path(directory) if directory is not None else model_dir()
+    directory = Path(directory)
     path = directory / f"{name}.joblib"
     digest = training_hash(train, config)
     if path.exists():
@@ -333,20 +288,8 @@ def load_or_train(train: pd.DataFrame, config: dict = PRODUCT_CONFIG, directory:
     return SentimentClassifier(model)
 
 
-_classifier: SentimentClassifier | None = None
-_classifier_lock = threading.Lock()
-
-
-def get_classifier() -> SentimentClassifier:
-    """The product classifier, built once per process (thread-safe)."""
-    global _classifier
-    if _classifier is None:
-        with _classifier_lock:
-            if _classifier is None:
-                train, _ = split_reviews(load_reviews(), **SPLIT)
-                _classifier = load_or_train(train)
-    return _classifier
-
-
-def classify_texts(texts: list[str]) -> list[Sentiment]:
-    return get_classifier().classify(texts)
+def product_classifier(directory: Path) -> SentimentClassifier:
+    """The product classifier: ``PRODUCT_CONFIG`` trained on the training split of the
+    reviews (``SPLIT``), cached in ``directory``."""
+    train, _ = split_reviews(load_reviews(), **SPLIT)
+    return load_or_train(train, directory=directory)

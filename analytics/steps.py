@@ -9,38 +9,34 @@ customer gave in the survey (1–5); ``score_steps`` then asks the model what ea
 is worth, and the step that would gain the most when brought up to its good reference
 is the weakest.
 
-The model is chosen by ``python -m analytics.steps_report`` (``docs/step-scoring.md``):
-the patent's PSO-optimised BP network competes there with a linear model, plain BP
-and BP with random restarts on the same evaluation budget. ``chosen_model`` records the
-outcome and ``step_scoring_job`` fits that model; every run also records how all four
-candidates do on held-out conversations of the data it was given.
+The model is chosen by ``python -m analytics.experiments.steps_report``
+(``docs/step-scoring.md``): the patent's PSO-optimised BP network competes there with a
+linear model, plain BP and BP with random restarts on the same evaluation budget.
+``chosen_model`` records the outcome and the nightly job (``api/jobs/steps.py``, which
+reads the features from the database) fits only that model.
+
+Pure: frames in, frames out; the networks (``analytics.pso``, torch) are imported only
+when one is built, so fitting the linear model never loads torch.
+
+This module is long because the features, the synthetic data with a known answer and
+the counterfactual scoring are one method whose parts are documented together.
 """
 from __future__ import annotations
 
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
-from sklearn.base import clone
-from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-from sklearn.model_selection import train_test_split
 from sklearn.linear_model import Ridge
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
 
-from analytics.pso import BPRegressor, PSOBPRegressor, RestartsBPRegressor
-from api.db.base import utcnow
-from api.models import AnalyticsReport, Conversation, Message, StepScore, Survey
-from api.models.analytics import STEP_LABELS, STEPS
-
-if TYPE_CHECKING:
-    from analytics.jobs import Progress
+from analytics.kinds import STEP_LABELS, STEPS
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +58,10 @@ FALLBACK_TEMPLATE = "utter_default"
 SURVEY_ANSWERS = 7  # overall, quality, service, value, innovation, nps, comment
 
 MIN_CONVERSATIONS = 30  # fewer surveyed conversations: the job stores nothing new
-BATCH_CONVERSATIONS = 20_000  # step_features reads the messages of this many at a time
 MAX_FIT_ROWS = 50_000  # the job fits and scores on a random sample of at most this many
 MAX_SCORE_ROWS = 2_000  # score_steps scores a random sample of at most this many conversations
 BACKGROUND_ROWS = 200  # conversations a step version is tried on to value it
 REFERENCES = 50  # best-quartile versions of a step tried on each conversation to fix it
-TEST_SIZE = 0.25
 # Satisfaction points: a step whose best and worst quartile differ by less than this is
 # scored 100 with impact 0 (a model always sees some difference, if only noise), and no
 # step is called the weakest unless its impact exceeds it.
@@ -75,7 +69,7 @@ NO_IMPACT = 0.01
 
 MODEL_NAMES = {"linear": "Ridge 线性回归", "bp": "BP 神经网络", "bp_restarts": "BP（多次随机初始化）",
                "pso_bp": "PSO-BP 神经网络"}
-# Decided by analytics.steps_report on held-out synthetic data (docs/step-scoring.md):
+# Decided by analytics.experiments.steps_report on held-out synthetic data (docs/step-scoring.md):
 # below LINEAR_BELOW conversations the linear model, from there on NETWORK_MODEL. See
 # chosen_model.
 LINEAR_BELOW = 2000
@@ -91,85 +85,19 @@ PSO_ITERATIONS = 100
 RESTARTS = 3
 
 
-# --- features from the database -----------------------------------------------------------
-
-
-def step_features(db: Session) -> pd.DataFrame:
-    """One row per conversation whose survey has an ``overall`` answer.
-
-    Columns: ``conversation_id``, ``stage`` (the customer's, from the survey), the
-    ``FEATURES`` below and ``overall`` (the target). Message order is by id.
-
-    - greeting__seconds: conversation start → first bot reply.
-    - greeting__personal: 1 when that first bot reply was a stage variant (variant_id set).
-    - identification__turns: customer messages before the first one whose intent says
-      what they want (an intent other than greet / nlu_fallback / none); all customer
-      messages when none ever did.
-    - identification__fallbacks: bot ``utter_default`` replies before that message.
-    - answer__fallbacks: ``utter_default`` replies after it.
-    - answer__confidence: mean intent confidence of the customer's messages.
-    - answer__reply_seconds: mean delay from a customer message to the next bot or staff
-      message (system notices do not count as an answer).
-    - handoff_wait__escalated: 1 when the conversation was ever escalated.
-    - handoff_wait__seconds: escalated_at → claimed_at; when escalated and never
-      claimed, escalated_at → the last message (the customer waited all that time and
-      nobody came, which must not look like a zero wait); 0 when not escalated.
-    - resolution__seconds: start → last message.
-    - resolution__staff_replies: messages written by staff.
-    - resolution__sentiment_change: last scored customer message's P(positive) minus
-      the first one's; 0 when no message is scored yet (no evidence either way).
-    - survey__answered: share of the 7 survey answers given (overall, quality,
-      service, value, innovation, nps, a non-empty comment).
-
-    Missing values get a neutral fill, one that neither helps nor hurts the
-    conversation relative to the others: counts, flags and the sentiment change 0;
-    greeting__seconds (no bot reply at all), answer__confidence (no classified
-    message) and answer__reply_seconds (nothing answered) the median of the
-    conversations that have one (0, 1.0 and 0 when none has).
-
-    Set-based queries, then pandas group-bys, never a query per conversation: one for
-    the surveyed conversations, then one for the messages of each batch of
-    ``BATCH_CONVERSATIONS`` of them (a range of conversation ids, only the columns
-    needed), so memory stays bounded at 100k+ conversations: about 1 GB per million
-    messages while a batch is read, hence batches of 20 000 conversations.
-    """
-    has_comment = case((func.length(func.trim(func.coalesce(Survey.comment, ""))) > 0, 1), else_=0)
-    conversations = pd.read_sql(
-        select(Conversation.id.label("conversation_id"), Survey.stage, Conversation.started_at,
-               Conversation.escalated_at, Conversation.claimed_at, Survey.overall, Survey.quality,
-               Survey.service, Survey.value, Survey.innovation, Survey.nps, has_comment.label("has_comment"))
-        .join(Survey, Survey.conversation_id == Conversation.id)
-        .where(Survey.overall.is_not(None))
-        .order_by(Conversation.id),
-        db.connection())
-    messages = (select(Message.conversation_id, Message.id, Message.author, Message.intent,
-                       Message.intent_confidence, Message.template, Message.variant_id, Message.sentiment_score,
-                       Message.created_at)
-                .join(Survey, Survey.conversation_id == Message.conversation_id)
-                .where(Survey.overall.is_not(None))
-                .order_by(Message.conversation_id, Message.id))
-    parts = []
-    # Batches are ranges of ids in the database's own order (the query above sorted them).
-    for start in range(0, max(len(conversations), 1), BATCH_CONVERSATIONS):
-        batch = conversations.iloc[start:start + BATCH_CONVERSATIONS]
-        query = messages
-        if len(batch):
-            query = query.where(Message.conversation_id.between(batch["conversation_id"].iloc[0],
-                                                                batch["conversation_id"].iloc[-1]))
-        parts.append(_features_from_frames(batch, pd.read_sql(query, db.connection())))
-    frame = pd.concat(parts, ignore_index=True)
-    for column, default in (("greeting__seconds", 0.0), ("answer__confidence", 1.0),
-                            ("answer__reply_seconds", 0.0)):
-        median = frame[column].median()
-        frame[column] = frame[column].fillna(default if pd.isna(median) else median)
-    return frame
+# --- features from the conversations' frames --------------------------------------------------
 
 
 def _seconds(delta: pd.Series) -> pd.Series:
     return delta.dt.total_seconds().clip(lower=0)
 
 
-def _features_from_frames(conversations: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
+def features_from_frames(conversations: pd.DataFrame, messages: pd.DataFrame) -> pd.DataFrame:
+    """The ``COLUMNS`` of each surveyed conversation (definitions: ``api.jobs.steps.step_features``)
+    from its row (conversation_id, stage, started_at, escalated_at, claimed_at, overall,
+    quality, service, value, innovation, nps, has_comment) and its messages
+    (conversation_id, id, author, intent, intent_confidence, template, variant_id,
+    sentiment_score, created_at; in id order). Missing values stay NaN here."""
     conv = conversations.set_index("conversation_id")
     for column in ("started_at", "escalated_at", "claimed_at"):
         conv[column] = pd.to_datetime(conv[column])
@@ -355,42 +283,34 @@ def chosen_model(n: int) -> str:
     return "linear" if n < LINEAR_BELOW else NETWORK_MODEL
 
 
-def candidate_models(seed: int = 0) -> dict[str, Pipeline]:
-    """The four models compared, each a pipeline from the raw ``FEATURES`` frame.
+def build_model(name: str, seed: int = 0) -> Pipeline:
+    """One of the four candidates (``MODEL_NAMES``), a pipeline from the raw ``FEATURES`` frame.
 
     All networks share the architecture (one tanh layer of 8), Adam at lr 0.01, weight
     decay 1e-3, at most ``EPOCHS`` epochs with early stopping on 20 % of the training
     rows. Budgets in network evaluations (see analytics.pso): bp ≤ 1500; bp_restarts
     ≤ 3 × 1500 = 4500; pso_bp 30 particles × 101 = 3030 for PSO + ≤ 1500 fine-tuning.
+    The networks (torch) are imported only here, for a network.
     """
-    bp = dict(hidden=HIDDEN, epochs=EPOCHS, lr=0.01, weight_decay=1e-3, patience=50, seed=seed)
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; candidates: {', '.join(MODEL_NAMES)}")
     log_step = ("log_seconds", FunctionTransformer(log_seconds))
-    return {
-        "linear": Pipeline([log_step, ("scale", StandardScaler()), ("model", Ridge(alpha=1.0))]),
-        "bp": Pipeline([log_step, ("model", BPRegressor(**bp))]),
-        "bp_restarts": Pipeline([log_step, ("model", RestartsBPRegressor(n_restarts=RESTARTS, **bp))]),
-        "pso_bp": Pipeline([log_step, ("model", PSOBPRegressor(n_particles=PSO_PARTICLES,
-                                                               iterations=PSO_ITERATIONS, **bp))]),
-    }
+    if name == "linear":
+        return Pipeline([log_step, ("scale", StandardScaler()), ("model", Ridge(alpha=1.0))])
+    from analytics.pso import BPRegressor, PSOBPRegressor, RestartsBPRegressor
+
+    bp = dict(hidden=HIDDEN, epochs=EPOCHS, lr=0.01, weight_decay=1e-3, patience=50, seed=seed)
+    if name == "bp":
+        return Pipeline([log_step, ("model", BPRegressor(**bp))])
+    if name == "bp_restarts":
+        return Pipeline([log_step, ("model", RestartsBPRegressor(n_restarts=RESTARTS, **bp))])
+    return Pipeline([log_step, ("model", PSOBPRegressor(n_particles=PSO_PARTICLES, iterations=PSO_ITERATIONS,
+                                                         **bp))])
 
 
-def holdout_metrics(model: Any, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float | None]:
-    """Fit ``model`` on ``train``, measure it on ``test``: RMSE, MAE, R² and fit seconds."""
-    started = time.perf_counter()
-    model.fit(train[list(FEATURES)], train[TARGET])
-    seconds = time.perf_counter() - started
-    predicted = model.predict(test[list(FEATURES)])
-    truth = test[TARGET].to_numpy()
-    inner = model[-1] if isinstance(model, Pipeline) else model
-    return {"rmse": _finite(math.sqrt(mean_squared_error(truth, predicted))),
-            "mae": _finite(mean_absolute_error(truth, predicted)),
-            "r2": _finite(r2_score(truth, predicted)) if len(truth) > 1 else None,
-            "fit_seconds": round(seconds, 3),
-            "evaluations": getattr(inner, "n_evaluations_", None)}
-
-
-def _finite(value: float) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
+def candidate_models(seed: int = 0) -> dict[str, Pipeline]:
+    """The four models compared by the report (``build_model`` of each of ``MODEL_NAMES``)."""
+    return {name: build_model(name, seed) for name in MODEL_NAMES}
 
 
 # --- what each step is worth -------------------------------------------------------------------
@@ -501,96 +421,20 @@ def score_steps(model: Any, X: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame([{k: e[k] for k in ("step", "label", "score", "impact", "weakest")} for e in effects])
 
 
-# --- the job -----------------------------------------------------------------------------------
+def holdout_metrics(model: Any, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float | None]:
+    """Fit ``model`` on ``train``, measure it on ``test``: RMSE, MAE, R² and fit seconds."""
+    started = time.perf_counter()
+    model.fit(train[list(FEATURES)], train[TARGET])
+    seconds = time.perf_counter() - started
+    predicted = model.predict(test[list(FEATURES)])
+    truth = test[TARGET].to_numpy()
+    inner = model[-1] if isinstance(model, Pipeline) else model
+    return {"rmse": _finite(math.sqrt(mean_squared_error(truth, predicted))),
+            "mae": _finite(mean_absolute_error(truth, predicted)),
+            "r2": _finite(r2_score(truth, predicted)) if len(truth) > 1 else None,
+            "fit_seconds": round(seconds, 3),
+            "evaluations": getattr(inner, "n_evaluations_", None)}
 
 
-def _json_effects(effects: list[dict]) -> list[dict]:
-    def clean(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (float, np.floating)):
-            return round(float(value), 4) if math.isfinite(value) else None
-        return value
-    return [clean(e) for e in effects]
-
-
-DETAIL_KEYS = ("label", "predicted", "fixed_predicted", "step_value", "best_value", "worst_value", "features")
-
-
-def step_scoring_job(db: Session, progress: Progress) -> dict[str, int]:
-    """Score the service steps from the surveyed conversations.
-
-    With fewer than ``MIN_CONVERSATIONS`` surveys with an ``overall`` answer nothing new
-    is stored (the previous scores stay what the console shows) and the counts say
-    ``skipped`` 1. Otherwise:
-
-    1. hold out 25 % of the conversations and fit all four candidate models
-       (``candidate_models``) on the rest, recording RMSE, MAE, R² and fit time on the
-       held-out part — how the candidates do on *this* data, kept in the report;
-    2. fit ``chosen_model(n)`` on all conversations (a random sample of ``MAX_FIT_ROWS``
-       when there are more) and score the steps with ``step_effects``;
-    3. write one ``StepScore`` per step, sharing one ``computed_at``, and one
-       ``AnalyticsReport(kind="steps")`` whose summary names the weakest step.
-
-    Why not PSO-BP, the patent's model: it did not earn its place in
-    ``analytics.steps_report`` (docs/step-scoring.md, 10 seeds at 300, 1000, 2000 and
-    10 000 conversations). PSO does find far better starting weights than random ones,
-    but after BP fine-tuning the held-out error of PSO-BP is never significantly better
-    than that of three random restarts given the same budget of network evaluations,
-    and at 1000 conversations it is significantly worse (PSO drives the training loss
-    lower and overfits). Below 2000 conversations Ridge is as good as any network or
-    better (at 300, clearly), so the job uses Ridge there and BP with random restarts
-    from 2000 on (``chosen_model``). The choice is fixed rather than re-made from each
-    run's noisy 25 % hold-out, so successive runs score with the same kind of model; the
-    recorded comparison shows when real data start to disagree with the report.
-
-    Nothing is committed here; run_job commits when the job returns.
-    """
-    progress.set_total(7)
-    frame = step_features(db)
-    progress.advance()
-    n = len(frame)
-    if n < MIN_CONVERSATIONS:
-        log.info("step scoring skipped: %d surveyed conversations, need %d", n, MIN_CONVERSATIONS)
-        return {"conversations": n, "steps": 0, "reports": 0, "skipped": 1}
-    if n > MAX_FIT_ROWS:
-        frame = frame.sample(MAX_FIT_ROWS, random_state=0)
-    train, test = train_test_split(frame, test_size=TEST_SIZE, random_state=0)
-    comparison = {}
-    for name, model in candidate_models(seed=0).items():
-        comparison[name] = holdout_metrics(model, train, test)
-        progress.advance()
-
-    chosen = chosen_model(n)
-    model = clone(candidate_models(seed=0)[chosen])
-    model.fit(frame[list(FEATURES)], frame[TARGET])
-    progress.advance()
-
-    effects = _json_effects(step_effects(model, frame))
-    computed_at = utcnow()
-    for e in effects:
-        db.add(StepScore(step=e["step"], score=e["score"], impact=e["impact"], weakest=e["weakest"],
-                         conversations=n, model=chosen, computed_at=computed_at,
-                         detail={k: e[k] for k in DETAIL_KEYS}))
-    weakest = [e for e in effects if e["weakest"]]
-    if weakest:
-        labels = "、".join(f"「{e['label']}」" for e in weakest)
-        summary = (f"服务环节评分（{n} 个会话，{MODEL_NAMES[chosen]}）：最薄弱的环节是{labels}，"
-                   f"改善后满意度预计可提升 {weakest[0]['impact']:.2f} 分")
-    else:
-        summary = (f"服务环节评分（{n} 个会话，{MODEL_NAMES[chosen]}）："
-                   "各环节对满意度的影响都很小，没有明显的薄弱环节")
-    db.add(AnalyticsReport(kind="steps", summary=summary, created_at=computed_at, data={
-        "conversations": n,
-        "fitted_rows": len(frame),
-        "features": list(FEATURES),
-        "model": chosen,
-        "model_rule": {"linear_below": LINEAR_BELOW, "network": NETWORK_MODEL},
-        "test_size": TEST_SIZE,
-        "comparison": comparison,
-        "satisfaction_mean": round(float(frame[TARGET].mean()), 4),
-        "steps": [{k: e[k] for k in ("step", "label", "score", "impact", "weakest")} for e in effects],
-    }))
-    db.flush()
-    progress.advance()
-    return {"conversations": n, "steps": len(effects), "reports": 1, "skipped": 0}
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None

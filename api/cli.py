@@ -4,10 +4,10 @@
     python -m api.cli recompute-stages        # the nightly job, run by hand
     python -m api.cli run-job NAME | --list   # any scheduled job, with a progress bar
     python -m api.cli run-job --analytics     # the five analytics jobs in their nightly order
-    python -m api.cli generate-conversations  # demo conversations and surveys for the customers
-    python -m api.cli generate-demo [--customers N] [--seed S]   # a generated demo shop
     python -m api.cli create-staff USERNAME --role agent|admin   # password from stdin or HX_NEW_PASSWORD
     python -m api.cli set-password USERNAME                      # also unlocks the account
+
+The demo shop has its own commands: ``python -m demo --help``.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from api.core.config import get_settings
 from api.db.session import get_sessionmaker
-from api.models import Conversation, JobRun, StaffUser
+from api.models import JobRun, StaffUser
 from api.services.auth import create_staff, set_password
 from api.services.order_import import import_orders
 
@@ -47,8 +47,8 @@ def cmd_recompute_stages(args: argparse.Namespace) -> int:
 
 
 def _run_registered_job(name: str) -> tuple[int, dict]:
-    """Run a job of analytics.jobs with a progress bar on stderr, recorded as started by 'cli'."""
-    from analytics.jobs import TqdmProgress, run_job
+    """Run a job of api.jobs.registry with a progress bar on stderr, recorded as started by 'cli'."""
+    from api.jobs.registry import TqdmProgress, run_job
 
     with TqdmProgress(name) as progress:
         run = run_job(name, "cli", get_sessionmaker(), progress)
@@ -62,21 +62,19 @@ def _run_registered_job(name: str) -> tuple[int, dict]:
 
 
 def _analytics_ran() -> bool:
-    from analytics.learning_jobs import ANALYTICS_ORDER
+    from api.jobs.registry import ANALYTICS_ORDER
 
     with get_sessionmaker()() as db:
         return db.scalar(select(JobRun.id).where(JobRun.job.in_(ANALYTICS_ORDER)).limit(1)) is not None
 
 
 def cmd_run_job(args: argparse.Namespace) -> int:
-    from analytics.jobs import JOBS
+    from api.jobs.registry import ANALYTICS_ORDER, JOBS
 
     if args.analytics:
         if args.if_never_run and _analytics_ran():
             print("the analytics jobs have run before; nothing to do")
             return 0
-        from analytics.learning_jobs import ANALYTICS_ORDER
-
         # In the nightly order, each seeing what the one before wrote.
         for name in ANALYTICS_ORDER:
             code, _ = _run_registered_job(name)
@@ -92,33 +90,6 @@ def cmd_run_job(args: argparse.Namespace) -> int:
         print(f"unknown job {args.name!r}; known jobs: {', '.join(sorted(JOBS))}", file=sys.stderr)
         return 2
     return _run_registered_job(args.name)[0]
-
-
-def cmd_generate_demo(args: argparse.Namespace) -> int:
-    from api.demo_data import generate_demo_shop
-
-    with get_sessionmaker()() as db:
-        try:
-            report = generate_demo_shop(db, customers=args.customers, seed=args.seed,
-                                        rules=get_settings().stage_rules())
-        except ValueError as exc:
-            print(f"nothing generated: {exc}", file=sys.stderr)
-            return 1
-    print(report)
-    return 0
-
-
-def cmd_generate_conversations(args: argparse.Namespace) -> int:
-    from api.demo_conversations import generate_demo_conversations
-
-    with get_sessionmaker()() as db:
-        if args.if_empty and db.scalar(select(Conversation.id).limit(1)) is not None:
-            print("conversations exist; none generated")
-            return 0
-        counts = generate_demo_conversations(db, per_customer=args.per_customer, seed=args.seed)
-        db.commit()
-    print(", ".join(f"{k} {v}" for k, v in counts.items()))
-    return 0
 
 
 def _new_password() -> str:
@@ -179,16 +150,6 @@ def main(argv: list[str] | None = None) -> int:
     job.add_argument("--if-never-run", action="store_true",
                      help="with --analytics: only when none of them has run yet (first start)")
     job.set_defaults(run=cmd_run_job)
-    talk = sub.add_parser("generate-conversations",
-                          help="add demo conversations, handoffs and surveys for the existing customers")
-    talk.add_argument("--per-customer", type=float, default=3.0, help="conversations per customer (default 3)")
-    talk.add_argument("--seed", type=int, default=20261122)
-    talk.add_argument("--if-empty", action="store_true", help="only when there are no conversations yet")
-    talk.set_defaults(run=cmd_generate_conversations)
-    demo = sub.add_parser("generate-demo", help="add a generated demo shop: customers in every stage, orders")
-    demo.add_argument("--customers", type=int, default=400, help="how many customers (default 400)")
-    demo.add_argument("--seed", type=int, default=20261122, help="random seed: the same seed, the same shop")
-    demo.set_defaults(run=cmd_generate_demo)
     staff = sub.add_parser("create-staff", help="add a staff account")
     staff.add_argument("username")
     staff.add_argument("--role", required=True, choices=["agent", "admin"])

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from api.core.config import Settings, get_settings
 from api.db.session import get_db
 from api.services.auth import Principal, principal_for_session
+from api.services.identity import customer_id_for_client, is_valid_client_id
 from api.services.responses import ResponseCatalog
 from api.services.variants import VariantStore
 from bot.rasa_client import RasaClient
@@ -47,6 +48,17 @@ async def require_internal(settings: SettingsDep, authorization: Annotated[str |
     if not _bearer_matches(authorization, secret):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or wrong internal token",
                             headers={"WWW-Authenticate": "Bearer"})
+
+
+NOT_YOURS = "会话不存在或已失效，请刷新页面"
+
+
+def customer_id_from_cookie(db: Session, client_id: str | None) -> int:
+    """The web customer the page's ``hx_cid`` cookie names; 401 in Chinese when none."""
+    customer_id = customer_id_for_client(db, client_id) if is_valid_client_id(client_id) else None
+    if customer_id is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "无法识别您的身份，请刷新页面后重试")
+    return customer_id
 
 
 TOKEN_ADMIN = Principal(None, "api-token", "API token", "admin")

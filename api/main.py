@@ -16,21 +16,23 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from analytics.sentiment import get_classifier
+from api.services.sentiment_model import get_classifier
 from api.core.config import get_settings
 from api.core.logging import setup_logging
 from api.db.session import get_sessionmaker
 from api.routes import admin as admin_routes
 from api.routes import analytics as analytics_routes
 from api.routes import auth as auth_routes
-from api.routes import customers, follow_ups, health, internal, nlg, orders, staff, surveys, web_chat, wechat
+from api.channels import web as web_chat
+from api.channels import wechat
+from api.channels.wechat import WeChatChannel
+from api.channels.wechat_inbox import WeChatInbox
+from api.channels.wechat_sender import run_sender
+from api.routes import customers, follow_ups, health, internal, labels, nlg, orders, staff, surveys
 from api.routes import workspace as workspace_routes
-from api.routes.wechat import WeChatChannel
-from api.services import live, outbox
+from api.services import live
 from api.services.responses import ResponseCatalog
 from api.services.variants import VariantStore
-from api.services.wechat_inbox import WeChatInbox
-from api.services.wechat_sender import run_sender
 from bot.rasa_client import RasaClient
 
 STATIC = Path(__file__).parent / "static"
@@ -43,9 +45,7 @@ async def lifespan(app: FastAPI):
     app.state.rasa = RasaClient(settings.rasa_url, settings.bot_timeout_seconds)
     app.state.catalog = ResponseCatalog.from_files(settings.domain_path, settings.responses_dir)
     app.state.variants = VariantStore()
-    live.install()
     live.hub.bind(asyncio.get_running_loop())
-    outbox.install()
     app.state.wechat = WeChatChannel.from_settings(settings, WeChatInbox(
         get_sessionmaker(), app.state.catalog, app.state.variants, settings))
     sender = asyncio.create_task(run_sender(settings, get_sessionmaker()))
@@ -166,6 +166,7 @@ def create_app() -> FastAPI:
     app.include_router(analytics_routes.router)
     app.include_router(workspace_routes.router)
     app.include_router(follow_ups.router)
+    app.include_router(labels.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

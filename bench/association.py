@@ -62,12 +62,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from analytics.association import (
-    EFFICIENT_APRIORI,
-    FPGROWTH,
-    clean_transactions,
-    compare_implementations,
-)
+from analytics.association import EFFICIENT_APRIORI, FPGROWTH, clean_transactions
+from analytics.experiments.association_compare import compare_implementations
 
 DEFAULT_SIZES = (10_000, 100_000)
 DEFAULT_ITEMS = 200

@@ -21,8 +21,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+from api.jobs.registry import ANALYTICS_ORDER
+
 ROOT = Path(__file__).resolve().parent.parent
-JOBS = ("recompute-stages", "campaign-offers", "sentiment", "personas", "association", "step-scores", "loop")
+JOBS = ("recompute-stages", "campaign-offers", *ANALYTICS_ORDER)
 DEMO_CUSTOMERS = 400
 
 
@@ -43,8 +45,8 @@ def build(scale: int, env: dict[str, str]) -> dict:
     steps = {
         "schema": [py, "-m", "alembic", "upgrade", "head"],
         "content": [py, "-m", "api.bootstrap"],
-        "shop": [py, "-m", "api.cli", "generate-demo", "--customers", str(DEMO_CUSTOMERS * scale)],
-        "conversations": [py, "-m", "api.cli", "generate-conversations"],
+        "shop": [py, "-m", "demo", "generate-shop", "--customers", str(DEMO_CUSTOMERS * scale)],
+        "conversations": [py, "-m", "demo", "generate-conversations"],
     }
     timings = {}
     for name, argv in steps.items():
@@ -70,13 +72,14 @@ def sizes(env: dict[str, str]) -> dict[str, int]:
 def compare_rule_miners(env: dict[str, str]) -> list[dict]:
     code = ("import json\n"
             "from analytics import association as assoc\n"
-            "from analytics.learning_jobs import order_baskets\n"
+            "from analytics.experiments.association_compare import compare_implementations\n"
+            "from api.jobs.association import order_baskets\n"
             "from api.core.config import get_settings\n"
             "from api.db.session import get_sessionmaker\n"
             "s = get_settings()\n"
             "with get_sessionmaker()() as db:\n"
             "    baskets = assoc.clean_transactions(order_baskets(db))\n"
-            "table = assoc.compare_implementations(baskets, s.rules_min_support, s.rules_min_confidence, isolate=True)\n"
+            "table = compare_implementations(baskets, s.rules_min_support, s.rules_min_confidence, isolate=True)\n"
             "print(table.to_json(orient='records'))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -1,4 +1,6 @@
 """Turn latency of the full stack against bare Rasa, and whether any message is lost.
+(Long because a benchmark is read once, whole: what is measured, how, the stack runner
+shared with bench/wechat.py, and the writer of its section of docs/benchmarks.md.)
 
 Run from the project root::
 

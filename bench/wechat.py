@@ -1,5 +1,7 @@
 """The WeChat channel under load: how soon followers get their answers, whether any
 answer is lost or doubled, and what refusing callbacks that are not from WeChat costs.
+(Long because a benchmark is read once, whole: five scenarios, each with its checks of
+what was stored and sent, and the writer of its section of docs/benchmarks.md.)
 
 Run from the project root::
 
@@ -95,7 +97,7 @@ from pathlib import Path
 import httpx
 from wechatpy.crypto import WeChatCrypto
 
-from api.services.wechat_sender import HELD_TOO_LONG
+from api.channels.wechat_sender import HELD_TOO_LONG
 from bench.turns import (
     DISTURBED_CORES,
     MemorySampler,

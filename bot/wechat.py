@@ -2,7 +2,7 @@
 
 Pure protocol code with no transport and no database, so it is tested against the
 published vectors on its own (tests/bot/test_wechat_protocol.py). The service's route
-(api/routes/wechat.py) does the HTTP.
+(api/channels/wechat.py) does the HTTP.
 
 wechatpy does the parts where it is sound: the AES (PKCS#7, app id check) of safe
 mode, the message classes, and rendering replies. Two parts are done here instead:

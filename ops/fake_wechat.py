@@ -1,4 +1,5 @@
-"""An OFFLINE FAKE of Tencent's WeChat Official Account servers.
+"""An OFFLINE FAKE of Tencent's WeChat Official Account servers. (One module of about
+400 lines: both halves share the fake's state — tokens, followers, what was sent.)
 
 This machine cannot reach api.weixin.qq.com, and a person trying the product has no
 official account, so this process plays the two parts of WeChat the service meets:

@@ -111,9 +111,9 @@ class Stack:
         # stage replies and offers; it never changes what is already there.
         # With the demo: its conversations and surveys (they need the default replies),
         # then one run of the analytics jobs so the console has results from the start.
-        demo = [[py, "-m", "api.cli", "generate-conversations", "--if-empty"],
+        demo = [[py, "-m", "demo", "generate-conversations", "--if-empty"],
                 [py, "-m", "api.cli", "run-job", "--analytics", "--if-never-run"]]
-        steps = [[py, "-m", "alembic", "upgrade", "head"]] + ([[py, "-m", "api.seed"]] if seed else []) \
+        steps = [[py, "-m", "alembic", "upgrade", "head"]] + ([[py, "-m", "demo", "seed"]] if seed else []) \
             + [[py, "-m", "api.bootstrap"]] + (demo if seed else [])
         for argv in steps:
             done = subprocess.run(argv, cwd=ROOT, env=self.env(), capture_output=True, text=True)
@@ -139,8 +139,8 @@ class Stack:
                                 "--no-access-log", "--timeout-graceful-shutdown", "3"])
 
     def start_scheduler(self) -> None:
-        """The one scheduler process (analytics/scheduler.py): never inside web workers."""
-        self._spawn("scheduler", [str(SERVICE_BIN / "python"), "-m", "analytics.scheduler"])
+        """The one scheduler process (api/jobs/scheduler.py): never inside web workers."""
+        self._spawn("scheduler", [str(SERVICE_BIN / "python"), "-m", "api.jobs.scheduler"])
 
     def start_fake_wechat(self) -> None:
         """The offline fake of WeChat's servers; needs ``ports.wechat_sim`` and HX_WECHAT_* secrets."""
@@ -226,7 +226,7 @@ class Stack:
 
         engine = create_engine(self.env()["HX_DATABASE_URL"])
         try:
-            with engine.connect() as conn:  # the table analytics/scheduler.py has APScheduler create
+            with engine.connect() as conn:  # the table api/jobs/scheduler.py has APScheduler create
                 rows = conn.execute(text("SELECT id, next_run_time FROM apscheduler_jobs ORDER BY id")).all()
         finally:
             engine.dispose()

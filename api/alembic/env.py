@@ -15,7 +15,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 target_metadata = Base.metadata
 
 # Tables that other software creates and owns: autogenerate must neither drop nor create them.
-NOT_OURS = {"apscheduler_jobs"}  # APScheduler's job store (analytics/scheduler.py)
+NOT_OURS = {"apscheduler_jobs"}  # APScheduler's job store (api/jobs/scheduler.py)
 
 
 def include_name(name, type_, parent_names) -> bool:  # noqa: ANN001

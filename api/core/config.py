@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from api.services.lifecycle import StageRules
+from api.domain.lifecycle import StageRules
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +42,7 @@ class Settings(BaseSettings):
     # can attach them to the customer; without it, user ids are refused.
     identity_secret: SecretStr | None = None
 
-    # WeChat Official Account (api/routes/wechat.py): the callback answers once the token
+    # WeChat Official Account (api/channels/wechat.py): the callback answers once the token
     # is set; sending beyond the 5-second passive reply needs the app id and secret.
     wechat_token: SecretStr | None = None
     wechat_app_id: str | None = None
@@ -67,17 +65,17 @@ class Settings(BaseSettings):
     # Addresses of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: list[str] = []
 
-    # Lifecycle stage thresholds (patent 000's; see api/services/lifecycle.py).
+    # Lifecycle stage thresholds (patent 000's; see api/domain/lifecycle.py).
     stage_new_max: int = 5
     stage_growing_max: int = 15
     stage_churn_days: int = 180
     stage_at_risk_factor: float = 2.0
 
-    # Scheduled jobs (analytics/jobs.py) run at these times in the shop's time zone.
+    # Scheduled jobs (api/jobs/registry.py) run at these times in the shop's time zone.
     shop_timezone: str = "Asia/Shanghai"
     recompute_stages_cron: str = "30 2 * * *"  # minute hour day month day-of-week
     campaign_offers_cron: str = "10 0 * * *"
-    # The analytics jobs (analytics/learning_jobs.py), at night in this order, the loop
+    # The analytics jobs (api/jobs/, listed in api/jobs/registry.py), at night in this order, the loop
     # last so it sees the night's sentiment and the day's surveys.
     sentiment_cron: str = "5 * * * *"
     personas_cron: str = "20 1 * * *"
@@ -100,8 +98,6 @@ class Settings(BaseSettings):
     model_dir: Path = PROJECT_ROOT / "var" / "models"
 
     def stage_rules(self) -> StageRules:
-        from api.services.lifecycle import StageRules
-
         return StageRules(new_max=self.stage_new_max, growing_max=self.stage_growing_max,
                           churn_days=self.stage_churn_days, at_risk_factor=self.stage_at_risk_factor)
 

@@ -1,4 +1,7 @@
-"""ORM models. Alembic (api/alembic) owns the schema; these describe it."""
+"""ORM models. Alembic (api/alembic) owns the schema; these describe it.
+
+Importing this package also attaches the session hooks of api/models/hooks.py (outbox
+rows for push channels, change notices) to every session of the process."""
 from api.models.analytics import AnalyticsReport, AssociationRule, LoopChoice, StepScore
 from api.models.channel import InboundReceipt, OutboundDelivery
 from api.models.content import ContentRevision, Offer, OfferIssuance, ReplyVariant
@@ -8,6 +11,7 @@ from api.models.feedback import FollowUpTask, Survey
 from api.models.job import JobRun
 from api.models.order import Order, OrderItem, Product
 from api.models.staff import CannedReply, StaffRoute, StaffSession, StaffUser
+from api.models import hooks  # noqa: F401,E402 - attaches the session hooks
 
 __all__ = [
     "AnalyticsReport",

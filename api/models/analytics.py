@@ -6,13 +6,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Float, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from analytics.kinds import STEP_LABELS, STEPS  # noqa: F401 - the steps StepScore.step names
 from api.db.base import Base, utcnow
-
-
-# The service steps the step-scoring job scores (StepScore.step), in the order they happen.
-STEPS = ("greeting", "identification", "answer", "handoff_wait", "resolution", "survey")
-STEP_LABELS = {"greeting": "问候", "identification": "需求识别", "answer": "解答",
-               "handoff_wait": "转人工等待", "resolution": "问题解决", "survey": "满意度调查"}
 
 
 class AssociationRule(Base):

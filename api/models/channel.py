@@ -44,7 +44,7 @@ class OutboundDelivery(Base):
 
     ``held``: being answered in the request WeChat is waiting on; ``passive``: went out
     as that request's reply; ``pending``: for the customer-service API (the sender,
-    api/services/wechat_sender.py); ``sent``; ``failed`` (``last_error`` says why, and
+    api/channels/wechat_sender.py); ``sent``; ``failed`` (``last_error`` says why, and
     the conversation is flagged for staff)."""
 
     __tablename__ = "outbound_deliveries"

@@ -5,13 +5,10 @@ from datetime import date, datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from analytics.kinds import PERSONA_LABELS, PERSONAS  # noqa: F401 - seed 003's kinds (Customer.persona)
 from api.db.base import Base, utcnow
 
 STAGES = ("prospect", "new", "growing", "stable", "at_risk", "churned")
-# Seed 003's five kinds of customer, set on Customer.persona by the persona job.
-PERSONAS = ("business_sensitive", "high_value", "high_potential", "needs_guidance", "ordinary")
-PERSONA_LABELS = {"business_sensitive": "业务敏感型", "high_value": "高价值型", "high_potential": "高潜力型",
-                  "needs_guidance": "需引导型", "ordinary": "普通型"}
 STAGE_LABELS = {"prospect": "潜在客户", "new": "新客户", "growing": "成长客户", "stable": "稳定客户",
                 "at_risk": "流失预警客户", "churned": "流失客户"}
 

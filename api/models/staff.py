@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from api.db.base import Base, utcnow
 
 ROLES = ("agent", "admin")
+ROLE_LABELS = {"agent": "客服", "admin": "管理员"}
 
 
 class StaffUser(Base):

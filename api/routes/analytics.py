@@ -6,6 +6,8 @@ loop over customers, surveys or messages), so the pages stay fast with 100k cust
 and 300k surveys. The definitions of the figures are in :func:`overview` and in
 docs/admin-console.md; keep the two in step.
 
+The module is long because it serves every analytics page; each page is a section.
+
 Time: the database keeps naive UTC. Days and weeks are the shop's
 (``HX_SHOP_TIMEZONE``); a week starts on Monday and is named by that Monday.
 """
@@ -69,15 +71,14 @@ from api.schemas.analytics import (
     TagValueCount,
     TransitionCount,
 )
-from api.services import revisions
-from api.services.lifecycle import NOT_PURCHASES
+from api.services import loop_policy, revisions
+from api.domain.lifecycle import NOT_PURCHASES
 
 router = APIRouter(prefix="/api/admin/analytics", tags=["analytics"], dependencies=[Depends(require_admin)])
 
 UNCLASSIFIED = "未分类"
 TAG_FAMILY_LABELS = {"channel": "偏好渠道", "rating": "服务评价", "attributes": "客户属性",
                      "contact_change": "咨询量变化", "complaint_risk": "投诉风险", "cluster": "客户分群"}
-LOOP_MODES = {"auto": "恢复自动", "pinned": "固定", "vetoed": "否决"}
 # Up to this many days the trend is per day, beyond it per week.
 DAILY_UP_TO_DAYS = 31
 VARIANT_TEXT_CHARS = 80
@@ -361,12 +362,12 @@ def _loop_kind(db: Session, kind: str) -> LoopKind:
             elif r is not None:
                 arm.code, arm.title = r.code, r.title
             out.append(arm)
-        parts = key.split("|")
         template = persona = None
         if kind == "variant":
             known = next((a for a in out if a.exists), None)
-            template = known.template if known else parts[0]
-            persona = known.persona if known else (parts[2] if len(parts) > 2 and parts[2] not in ("*", "") else None)
+            parsed = loop_policy.parse_variant_group(key)
+            template = known.template if known else parsed.template
+            persona = known.persona if known else parsed.persona
         stage = arms[0].stage
         groups.append(LoopGroup(group_key=key, stage=stage, stage_label=_stage_label(stage), template=template,
                                 persona=persona, arms=out))
@@ -384,7 +385,7 @@ def loop(db: DbDep) -> LoopOut:
 # --- pin / veto -------------------------------------------------------------------------
 
 def _check_mode(mode: str) -> str:
-    if mode not in LOOP_MODES:
+    if mode not in loop_policy.MODE_LABELS:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"未知的模式 {mode!r}；可选：auto（自动）、pinned（固定）、vetoed（否决）")
     return mode
@@ -392,7 +393,7 @@ def _check_mode(mode: str) -> str:
 
 def _note(mode: str, note: str) -> str:
     note = note.strip()
-    return f"自动优化：{LOOP_MODES[mode]}" + (f"（{note}）" if note else "")
+    return f"自动优化：{loop_policy.MODE_LABELS[mode]}" + (f"（{note}）" if note else "")
 
 
 @router.put("/loop/variants/{variant_id}/mode", response_model=LoopModeOut)
@@ -405,19 +406,15 @@ def set_variant_mode(variant_id: int, body: LoopModeIn, request: Request, db: Db
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"回复变体 {variant_id} 不存在")
     mode = _check_mode(body.mode)
-    if mode == "pinned" and not row.enabled:
+    if loop_policy.is_pinned(mode) and not loop_policy.may_pin(row.enabled):
         raise HTTPException(status.HTTP_409_CONFLICT, "已停用的变体不能固定：请先在“回复话术”中启用它")
     if row.loop_mode == mode:
         return LoopModeOut(entity="variant", id=row.id, mode=mode, version=row.version, updated_by=row.updated_by,
                            updated_at=row.updated_at, changed=False, unpinned=[])
     unpinned: list[int] = []
-    if mode == "pinned":
-        same_persona = (ReplyVariant.persona.is_(None) if row.persona is None
-                        else ReplyVariant.persona == row.persona)
-        for other in db.scalars(select(ReplyVariant).where(
-                ReplyVariant.template == row.template, ReplyVariant.stage == row.stage, same_persona,
-                ReplyVariant.loop_mode == "pinned", ReplyVariant.id != row.id).order_by(ReplyVariant.id)):
-            other.loop_mode = "auto"
+    if loop_policy.is_pinned(mode):
+        for other in loop_policy.unpinned_by(db, row):
+            other.loop_mode = loop_policy.AUTO
             revisions.record(db, "variant", other, "update", admin.username,
                              f"自动优化：因固定变体 #{row.id}，恢复自动")
             unpinned.append(other.id)
@@ -437,7 +434,7 @@ def set_offer_mode(offer_id: int, body: LoopModeIn, db: DbDep, admin: AdminDep) 
     if offer is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"优惠 {offer_id} 不存在")
     mode = _check_mode(body.mode)
-    if mode == "pinned" and not offer.enabled:
+    if loop_policy.is_pinned(mode) and not loop_policy.may_pin(offer.enabled):
         raise HTTPException(status.HTTP_409_CONFLICT, "已停用的优惠不能固定：请先在“优惠活动”中启用它")
     changed = offer.loop_mode != mode
     if changed:
@@ -460,7 +457,7 @@ def _run_out(run: JobRun) -> JobRunOut:
 @router.get("/jobs", response_model=JobsOut)
 def jobs(db: DbDep) -> JobsOut:
     """Every registered job with its schedule and last run, and the last 20 runs."""
-    from analytics.jobs import JOBS  # the registry; imported when asked, not at start-up
+    from api.jobs.registry import JOBS  # the registry; imported when asked, not at start-up
 
     settings = get_settings()
     last_ids = select(func.max(JobRun.id)).group_by(JobRun.job)

@@ -8,13 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Depends, HTTPException, status
 from sqlalchemy.orm import Session
 
-from api.deps import DbDep, require_internal
+from api.deps import NOT_YOURS, DbDep, customer_id_from_cookie, require_internal
 from api.models import Conversation
-from api.routes.web_chat import NOT_YOURS, customer_id_from_cookie
 from api.schemas.surveys import QuestionOut, SurveyIn, SurveyOut, SurveySubmitted
 from api.services import conversations as convs
 from api.services import surveys
-from api.services.survey_questions import QUESTIONS
+from api.domain.survey_questions import QUESTIONS
 
 web_router = APIRouter(prefix="/api/web", tags=["surveys"])
 internal_router = APIRouter(prefix="/internal", tags=["surveys"], dependencies=[Depends(require_internal)])

@@ -49,9 +49,8 @@ from api.schemas.workspace import (
     WorkspaceEvent,
     WorkspaceMessage,
 )
-from api.services import handoff, live
+from api.services import handoff, live, turn
 from api.services.auth import Principal
-from api.services.turns import customer_context, run_bot_turn
 from bot.privacy import mask_identifier, mask_text
 from bot.text import InvalidMessage, clean_customer_text
 
@@ -271,13 +270,12 @@ async def hand_back(conversation_id: str, db: DbDep, staff: StaffDep, rasa: Rasa
         conv = _conversation(db, conversation_id, staff)
         notice = _act(handoff.hand_back, db, conv, staff)
         pending = handoff.unanswered_since_handback(db, conv)
-        context = customer_context(db, db.get(Customer, conv.customer_id)) if pending else None
         db.commit()
-        return conv, notice, pending, context
+        return conv, notice, pending
 
-    conv, notice, pending, context = await run_in_threadpool(release)
+    conv, notice, pending = await run_in_threadpool(release)
     if pending is not None:
-        await run_bot_turn(db, rasa, conv, pending, context)
+        await turn.answer(db, rasa, conv, pending)
     return notice
 
 

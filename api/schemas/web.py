@@ -4,8 +4,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from api.schemas.types import UtcDatetime
-from api.services.survey_questions import BY_KEY
-from api.services.surveys import TEMPLATE_PREFIX as SURVEY_PREFIX
+from api.domain.survey_questions import BY_KEY
+from api.domain.survey_questions import TEMPLATE_PREFIX as SURVEY_PREFIX
 
 
 class SessionIn(BaseModel):

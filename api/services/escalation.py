@@ -14,7 +14,7 @@ only counts for messages Rasa already took for complaints.
 """
 from __future__ import annotations
 
-from analytics.sentiment import STRONGLY_NEGATIVE, get_classifier
+from api.services.sentiment_model import STRONGLY_NEGATIVE, get_classifier
 
 FALLBACK_TEMPLATES = frozenset({"utter_default"})
 HANDOFF_TEMPLATE = "utter_handoff"

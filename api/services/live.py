@@ -1,10 +1,10 @@
 """Live notifications inside the service process: "conversation X changed".
 
 Every commit that adds or changes a message, a conversation or a conversation event
-announces the conversation's id (SQLAlchemy session events, so no code path can forget
-to). The web chat and the staff workspace listen through server-sent events and then
-fetch what changed through their normal, authorised endpoints — the notification
-itself carries no content. The hub lives in one process: with several service workers
+announces the conversation's id (the session hook in api/models/hooks.py, so no code
+path can forget to). The web chat and the staff workspace listen through server-sent
+events and then fetch what changed through their normal, authorised endpoints — the
+notification itself carries no content. The hub lives in one process: with several service workers
 a shared channel (PostgreSQL LISTEN/NOTIFY, Redis) would take its place, and the pages
 keep polling slowly as a fallback either way.
 """
@@ -14,14 +14,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
-from api.models import Conversation, ConversationEvent, Message
+from api.models import hooks
 
 ALL = "all"
 HEARTBEAT_SECONDS = 15.0
-_PENDING = "live_changed_conversations"
 
 
 def run_on_loop(loop: asyncio.AbstractEventLoop | None, callback, *args) -> None:
@@ -69,33 +65,7 @@ class LiveHub:
 
 
 hub = LiveHub()
-
-
-def _collect(session: Session, _flush_context) -> None:
-    changed = session.info.setdefault(_PENDING, set())
-    for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, Conversation):
-            changed.add(obj.id)
-        elif isinstance(obj, Message | ConversationEvent):
-            changed.add(obj.conversation_id)
-
-
-def _announce(session: Session) -> None:
-    changed = session.info.pop(_PENDING, None)
-    if changed:
-        hub.publish(changed)
-
-
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-def install() -> None:
-    """Listen on every session of the process (idempotent)."""
-    if not event.contains(Session, "after_flush", _collect):
-        event.listen(Session, "after_flush", _collect)
-        event.listen(Session, "after_commit", _announce)
-        event.listen(Session, "after_soft_rollback", lambda session, _tx: _forget(session))
+hooks.conversations_changed.append(hub.publish)
 
 
 async def stream(topic: str, is_disconnected) -> AsyncIterator[str]:

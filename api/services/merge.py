@@ -38,7 +38,7 @@ from api.core.config import get_settings
 from api.db.base import utcnow
 from api.models import (Conversation, Customer, CustomerIdentity, CustomerMerge, InboundReceipt, OfferIssuance,
                         Order)
-from api.services.lifecycle import StageRules
+from api.domain.lifecycle import StageRules
 from api.services.orders import recompute_stage
 from bot.privacy import mask_phone
 

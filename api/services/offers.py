@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 from api.models import Customer, Offer, OfferIssuance, Order
 from api.models.content import OFFER_KINDS, OFFER_TRIGGERS
 from api.models.customer import PERSONAS, STAGES
-from api.services.lifecycle import NOT_PURCHASES
+from api.services import loop_policy
+from api.domain.lifecycle import NOT_PURCHASES
 
 _RULE_TYPES = {"min_orders": int, "max_orders": int, "min_spent": (int, float), "min_points": int,
                "personas": list, "days_of_month": list, "window_days": int}
@@ -156,21 +157,15 @@ def claim_offer(db: Session, customer: Customer, today: date, now: datetime,
     valid coupon from within its period, that one is returned again (is_new False), so
     asking twice never yields a second coupon."""
     facts = customer_facts(db, customer)
-    offers = db.scalars(select(Offer).where(Offer.enabled.is_(True), Offer.loop_mode != "vetoed")
+    offers = db.scalars(select(Offer).where(Offer.enabled.is_(True), loop_policy.usable(Offer))
                         .order_by(Offer.priority.desc(), Offer.id)).all()
     offer = choose_offer([o for o in offers if is_eligible(o, facts, today, now)], customer.stage)
     held = current_issuance(db, customer.id, now)
     # Alternatives the loop weighs count as one offer: who holds one gets it again, not
     # the other as well.
-    if offer is not None and not (held is not None and _alternatives(held.offer, offer)):
+    if offer is not None and not (held is not None and loop_policy.same_offer_group(held.offer, offer)):
         return issue(db, offer, customer, "chat", now, conversation_id), True
     return held, False
-
-
-def _alternatives(a: Offer, b: Offer) -> bool:
-    """Chat offers of one priority for a stage in common: the loop's arms of one group."""
-    return (a.trigger == b.trigger == "chat" and a.priority == b.priority
-            and (not a.stages or not b.stages or bool(set(a.stages) & set(b.stages))))
 
 
 def choose_offer(eligible: list[Offer], stage: str, rng: random.Random | None = None) -> Offer | None:
@@ -180,8 +175,8 @@ def choose_offer(eligible: list[Offer], stage: str, rng: random.Random | None = 
         return None
     top = max(o.priority for o in eligible)
     tier = [o for o in eligible if o.priority == top]
-    pinned = [o for o in tier if o.loop_mode == "pinned"]
-    if pinned:
+    pinned = loop_policy.pinned_arms(tier)
+    if pinned:  # an admin's pin wins outright
         return pinned[0]
     weights = [max(float((o.stage_weights or {}).get(stage, 1.0)), 0.0) for o in tier]
     if not any(weights):

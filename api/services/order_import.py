@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from api.models import Customer, CustomerIdentity
 from api.schemas.types import naive_utc
-from api.services.lifecycle import StageRules
+from api.domain.lifecycle import StageRules
 from api.services.orders import OrderError, OrderLine, record_order, recompute_stage
 
 COLUMNS = ("order_no", "customer_ref", "placed_at", "channel", "status", "sku", "quantity", "unit_price")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from api.db.base import utcnow
 from api.models import Customer, Order, OrderItem, Product, StageTransition
 from api.models.order import ORDER_STATUS_LABELS
-from api.services.lifecycle import NOT_PURCHASES, StageRules, stage_for
+from api.domain.lifecycle import NOT_PURCHASES, StageRules, stage_for
 
 CHANNELS = ("web", "wechat", "app", "store")
 

@@ -1,6 +1,6 @@
 """Products to suggest in chat: "customers who bought X also bought Y" (patent step 5).
 
-The nightly ``association`` job (analytics/learning_jobs.py) stores basket rules in
+The nightly ``association`` job (api/jobs/association.py) stores basket rules in
 ``association_rules`` (kind ``basket``; antecedents and consequents are product names
 normalised by :func:`analytics.association.normalise_item`). For one customer:
 
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from analytics.association import normalise_item, recommend
 from api.db.base import utcnow
 from api.models import AssociationRule, Customer, Order, OrderItem, Product
-from api.services.lifecycle import NOT_PURCHASES
+from api.domain.lifecycle import NOT_PURCHASES
 
 KIND = "basket"
 LOOKBACK_DAYS = 365

@@ -1,7 +1,7 @@
 """Satisfaction surveys: asked in chat when a conversation ends, or sent whole through the API.
 
 A conversation ends when the bot says goodbye (``utter_goodbye``) or staff resolve it;
-then the service asks the questions in api/services/survey_questions.py one at a time.
+then the service asks the questions in api/domain/survey_questions.py one at a time.
 The survey runs in the service, not in Rasa: it is a fixed questionnaire, not language
 understanding, and it must run the same on every channel, including right after staff
 resolved a conversation the bot never saw. One survey per conversation (a unique key),
@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from api.db.base import utcnow
 from api.models import Conversation, Customer, FollowUpTask, Message, Survey
-from api.services import survey_questions as sq
-from api.services.survey_questions import Reply
+from api.domain import survey_questions as sq
+from api.domain.survey_questions import Reply
 
 log = logging.getLogger(__name__)
 
 GOODBYE_TEMPLATE = "utter_goodbye"
-TEMPLATE_PREFIX = "survey_"  # Message.template of the survey's own messages
+TEMPLATE_PREFIX = sq.TEMPLATE_PREFIX
 LOW_OVERALL = 2  # at or below: someone calls the customer back even without a comment
 
 
@@ -84,7 +84,7 @@ def _finish(db: Session, conv: Conversation, survey: Survey, now: datetime, repl
     """End the survey: answer the comment (or thank), open a follow-up when called for."""
     survey.status, survey.question, survey.finished_at = "completed", None, now
     if survey.comment:
-        from analytics.sentiment import classify_texts  # loads the model on first use
+        from api.services.sentiment_model import classify_texts  # loads the model on first use
 
         try:
             verdict = classify_texts([survey.comment])[0]

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.models import ReplyVariant
 from api.models.customer import PERSONAS, STAGES
-from api.services import revisions
+from api.services import loop_policy, revisions
 from api.services.responses import ResponseCatalog
 
 MAX_TEXT_CHARS = 1000
@@ -113,11 +113,11 @@ class VariantStore:
         by_key: dict[tuple[str, str], list[Variant]] = defaultdict(list)
         # An admin's veto of the analytics loop's choice takes the variant out of use.
         rows = db.scalars(select(ReplyVariant).where(ReplyVariant.enabled.is_(True), ReplyVariant.weight > 0,
-                                                     ReplyVariant.loop_mode != "vetoed"))
+                                                     loop_policy.usable(ReplyVariant)))
         for row in rows:
             by_key[(row.template, row.stage)].append(
                 Variant(row.id, row.text, row.weight, row.persona, frozenset(template_variables(row.text)),
-                        row.loop_mode == "pinned"))
+                        loop_policy.is_pinned(row.loop_mode)))
         self._by_key = dict(by_key)  # swapped whole: readers never see half a reload
 
     def candidates(self, template: str, stage: str | None, values: dict,
@@ -131,7 +131,7 @@ class VariantStore:
         own = [v for v in usable if persona is not None and v.persona == persona]
         pool = own or usable
         # A variant an admin pinned is the only one said in its group (loop_mode).
-        return [v for v in pool if v.pinned] or pool
+        return loop_policy.arms_in_use(pool, pinned=lambda v: v.pinned)
 
     def choose(self, template: str, stage: str | None, values: dict, persona: str | None = None,
                rng: random.Random | None = None) -> Variant | None:

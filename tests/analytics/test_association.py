@@ -15,15 +15,14 @@ from analytics.association import (
     METHODS,
     association_rules,
     clean_transactions,
-    compare_implementations,
     frequent_itemsets,
     min_count,
     mine_rules,
     recommend,
-    same_rules,
     tune_min_support,
     useful_rules,
 )
+from analytics.experiments.association_compare import compare_implementations, same_rules
 from bench.association import run as run_bench
 from bench.association import synthetic_orders
 

@@ -20,12 +20,11 @@ from analytics.personas import (
     PERSONA_LABELS,
     PERSONAS,
     PersonaModel,
-    customer_features,
-    persona_job,
     tag_customers,
 )
+from api.jobs.personas import customer_features, persona_job
 from api.db.base import Base
-from api.demo_data import generate_demo_shop
+from demo.shop import generate_demo_shop
 from api.models import AnalyticsReport, Conversation, Customer, Message, Order, Survey
 from api.services import escalation
 

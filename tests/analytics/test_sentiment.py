@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from analytics import sentiment as S
-from analytics.sentiment import Sentiment, classify_texts, get_classifier
+from analytics.experiments.snownlp_models import SnowNLPBayes
+from analytics.sentiment import Sentiment
+from api.services.sentiment_model import classify_texts, get_classifier
 
 NEGATIVE = ["质量太差了，再也不买了", "太失望了，完全是垃圾", "客服态度恶劣，非常生气", "假货，要求退款，差评"]
 POSITIVE = ["质量很好，非常满意，下次还来买", "物流很快，包装精美，好评", "东西不错，性价比很高，推荐"]
@@ -79,7 +81,7 @@ def test_fit_accepts_the_same_data_with_good_labels():
 
 def test_snownlp_bayes_rejects_bad_labels():
     with pytest.raises(ValueError):
-        S.SnowNLPBayes().fit(TEXTS, [2 if y else 0 for y in LABELS])
+        SnowNLPBayes().fit(TEXTS, [2 if y else 0 for y in LABELS])
 
 
 def test_unfitted_model_refuses_to_predict():

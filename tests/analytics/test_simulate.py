@@ -1,12 +1,11 @@
-"""The loop in simulation (analytics/simulate.py): a tiny version of the docs' run, pins and vetoes."""
+"""The loop in simulation (analytics/experiments/simulate.py): a tiny version of the docs' run, pins and vetoes."""
 import json
 
 import pandas as pd
 import pytest
 
-from analytics import simulate
-from analytics.loop import LoopConfig
-from analytics.simulate import (
+from analytics.experiments import simulate
+from analytics.experiments.simulate import (
     DEFAULT_WORLD,
     POLICIES,
     STAGES,
@@ -15,6 +14,7 @@ from analytics.simulate import (
     reply_group,
     run_simulation,
 )
+from analytics.loop import LoopConfig
 
 CYCLES, RUNS = 8, 3
 

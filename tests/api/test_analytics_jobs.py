@@ -7,11 +7,11 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from analytics.jobs import run_job
+from api.jobs.registry import run_job
 from api.content_defaults import seed_content
 from api.db import session as db_session
-from api.demo_conversations import generate_demo_conversations
-from api.demo_data import generate_demo_shop
+from demo.conversations import generate_demo_conversations
+from demo.shop import generate_demo_shop
 from api.models import (
     AnalyticsReport,
     AssociationRule,

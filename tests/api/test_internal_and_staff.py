@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import httpx
 
-from api.seed import seed
+from demo.members import seed
 from tests.api.conftest import ADMIN, INTERNAL, marked, signed
 
 AUTH_INTERNAL = {"Authorization": f"Bearer {INTERNAL}"}

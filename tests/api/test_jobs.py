@@ -13,14 +13,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select, text
 
-import analytics.jobs as jobs_module
-from analytics.jobs import JOBS, Job, UnknownJob, close_abandoned_runs, run_job
-from analytics.scheduler import MISFIRE_GRACE_SECONDS, build_scheduler, cron_trigger, run_scheduled
+import api.jobs.lifecycle as jobs_module
+from api.jobs.registry import JOBS, Job, UnknownJob, close_abandoned_runs, run_job
+from api.jobs.scheduler import MISFIRE_GRACE_SECONDS, build_scheduler, cron_trigger, run_scheduled
 from api.cli import main as cli
 from api.db.base import utcnow
 from api.db.session import get_sessionmaker
 from api.models import Customer, JobRun, StageTransition
-from api.seed import seed
+from demo.members import seed
 from api.services.orders import OrderLine, record_order
 from ops.paths import ROOT
 
@@ -60,7 +60,7 @@ def failing_job(monkeypatch):
         db.flush()
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setitem(JOBS, "boom", Job("boom", boom, "0 3 * * *", "always fails"))
+    monkeypatch.setitem(JOBS, "boom", Job("boom", boom, "0 3 * * *", "always fails", "总是失败"))
 
 
 def test_recompute_run_is_recorded_with_counts_duration_and_nightly_transitions(db):

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from api.services.lifecycle import StageRules, stage_for
+from api.domain.lifecycle import StageRules, stage_for
 
 NOW = datetime(2026, 11, 22, 12, 0)
 

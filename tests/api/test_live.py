@@ -12,8 +12,6 @@ from api.services import live
 
 
 def test_a_commit_from_a_worker_thread_reaches_subscribers(settings_env):
-    live.install()
-
     async def scenario() -> list[str]:
         live.hub.bind(asyncio.get_running_loop())
         conv_queue, all_queue = live.hub.subscribe("conv:c-live"), live.hub.subscribe(live.ALL)
@@ -38,8 +36,6 @@ def test_a_commit_from_a_worker_thread_reaches_subscribers(settings_env):
 
 
 def test_a_rolled_back_change_is_not_announced(settings_env):
-    live.install()
-
     async def scenario() -> bool:
         live.hub.bind(asyncio.get_running_loop())
         queue = live.hub.subscribe(live.ALL)

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.models import Customer, CustomerMerge
-from api.seed import seed
+from demo.members import seed
 from api.services import auth
 from api.services.merge import MergeConflict, merge_customers, undo_merge
 from tests.api.conftest import ADMIN, INTERNAL, marked, signed

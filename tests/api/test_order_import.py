@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from api.cli import main as cli
 from api.models import Customer, Order, StageTransition
-from api.seed import seed
-from api.services.lifecycle import StageRules
+from demo.members import seed
+from api.domain.lifecycle import StageRules
 from api.services.order_import import import_orders
 
 HEADER = "order_no,customer_ref,placed_at,channel,status,sku,quantity,unit_price\n"

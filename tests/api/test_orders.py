@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from api.seed import seed
+from demo.members import seed
 from tests.api.conftest import ADMIN
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.models import FollowUpTask, Survey
-from api.services.survey_questions import Reply, read_comment, read_score
+from api.domain.survey_questions import Reply, read_comment, read_score
 from tests.api.conftest import ADMIN, INTERNAL, marked
 from tests.api.test_handoff import agents, customer_asks_for_a_person, staff_client  # noqa: F401,F811 - a fixture
 

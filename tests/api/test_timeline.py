@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from api.db.base import utcnow
 from api.models import Conversation, Customer, Message, Offer, OfferIssuance
-from api.seed import seed
+from demo.members import seed
 from api.services import auth
 from tests.api.conftest import ADMIN, marked, signed
 from tests.api.test_merge import Browser, add_orders

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.models import Conversation, Customer, Message
-from api.services.conversations import BOT_UNAVAILABLE_TEXT
+from api.services.turn import BOT_UNAVAILABLE_TEXT
 from tests.api.conftest import marked, signed
 
 
@@ -227,14 +227,14 @@ def test_forged_or_unconfigured_user_id_is_refused(client, monkeypatch):
 def test_database_unavailable_answers_503_in_chinese(client, session_for, rasa, monkeypatch):
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-    from api.services import conversations
+    from api.services import turn
 
     conv_id = session_for()["conversation"]["id"]
 
     def no_connection(*args, **kwargs):
         raise PoolTimeout("QueuePool limit reached")
 
-    monkeypatch.setattr(conversations, "store_inbound", no_connection)
+    monkeypatch.setattr(turn, "receive", no_connection)
     resp = send(client, conv_id, "你好")
     assert resp.status_code == 503 and resp.headers["retry-after"] == "2"
     assert "稍后重试" in resp.json()["detail"]

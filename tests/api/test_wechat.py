@@ -22,10 +22,10 @@ from api.db.base import utcnow
 from api.models import (Conversation, ConversationEvent, Customer, CustomerIdentity, InboundReceipt, Message,
                         OutboundDelivery, Survey)
 from api.services.auth import create_staff
-from api.services.survey_questions import QUESTIONS
-from api.services.conversations import BOT_UNAVAILABLE_TEXT
+from api.domain.survey_questions import QUESTIONS
+from api.services.turn import BOT_UNAVAILABLE_TEXT
 from api.services.responses import ResponseCatalog
-from api.services.wechat_sender import WeChatSender, client_from_settings
+from api.channels.wechat_sender import WeChatSender, client_from_settings
 from ops.fake_wechat import Account, Delivery, create_app, incoming_xml, read_passive_reply, sign_request
 from tests.api.conftest import ADMIN, marked, signed
 from tests.bot.test_wechat_protocol import OFFICIAL, billion_laughs
@@ -235,7 +235,7 @@ def test_when_rasa_is_down_the_customer_is_told_and_staff_see_it(wechat, rasa, d
 def test_a_message_the_database_could_not_take_is_taken_from_wechats_retry(wechat, client, rasa, db, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from api.services import wechat_inbox
+    from api.channels import wechat_inbox
 
     real = wechat_inbox.identify_wechat_customer
     calls = []
@@ -458,9 +458,6 @@ def _pending_delivery(db, text: str) -> OutboundDelivery:
 
 @pytest.fixture
 def sender(wechat_env, settings_env):
-    from api.services import outbox
-
-    outbox.install()
     return WeChatSender(client_from_settings(settings_env), db_session.get_sessionmaker(), max_attempts=3)
 
 

@@ -19,7 +19,7 @@ from tests.e2e.conftest import member_login
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SCREENSHOT = "/tmp/admin-console.png"
-# The demo seed's member with no orders (api/seed.py); made "growing" here by orders.
+# The demo seed's member with no orders (demo/members.py); made "growing" here by orders.
 GROWING_MEMBER, GROWING_NAME = "demo-1003", "王芳"
 TIMEOUT = 15000
 

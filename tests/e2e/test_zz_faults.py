@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from api.services.conversations import BOT_UNAVAILABLE_TEXT
+from api.services.turn import BOT_UNAVAILABLE_TEXT
 from tests.e2e.conftest import member_login, say, start
 
 pytestmark = pytest.mark.e2e

@@ -1,6 +1,9 @@
 /* 回响客服 (Huixiang) — customer web chat.
  * Plain ES2020, no dependencies, no external resources.
  * All server/user text is rendered with textContent only.
+ * One classic script of about 900 lines: the customer's page is one screen (the
+ * conversation) whose parts share its state, and a plain script also runs in the
+ * older in-app browsers customers open shop links in.
  */
 (function () {
   "use strict";
