@@ -1,4 +1,5 @@
-"""analytics.association: the five steps on hand-checked examples and synthetic data."""
+"""analytics.association: the five steps on hand-checked examples and synthetic data.
+(Long because each of the five steps has its hand-checked examples here.)"""
 from __future__ import annotations
 
 import functools

@@ -1,5 +1,6 @@
 """The analytics API of the admin console: the figures checked by hand on small
-examples, the jobs' latest results, and the admin's pin / veto of the loop."""
+examples, the jobs' latest results, and the admin's pin / veto of the loop.
+(Long because it covers every page of one router, api/routes/analytics.py.)"""
 from __future__ import annotations
 
 import uuid

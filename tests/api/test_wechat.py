@@ -1,7 +1,8 @@
 """The WeChat callback, with wechatpy playing WeChat's servers (ops/fake_wechat.py):
 deliveries in plain and safe mode, retries, the deadline, events, refusals, and what
 goes out through the customer-service API (the offline fake of WeChat's API, on a
-real port, called by wechatpy's client)."""
+real port, called by wechatpy's client). Long because the channel is one protocol whose
+cases share the same fixtures."""
 from __future__ import annotations
 
 import base64
