@@ -6,6 +6,7 @@
     python -m api.cli run-job --analytics     # the five analytics jobs in their nightly order
     python -m api.cli create-staff USERNAME --role agent|admin   # password from stdin or HX_NEW_PASSWORD
     python -m api.cli set-password USERNAME                      # also unlocks the account
+    python -m api.cli unlock USERNAME                            # lift its login locks (every address)
 
 The demo shop has its own commands: ``python -m demo --help``.
 """
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from api.core.config import get_settings
 from api.db.session import get_sessionmaker
 from api.models import JobRun, StaffUser
-from api.services.auth import create_staff, set_password
+from api.services.auth import create_staff, set_password, unlock
 from api.services.order_import import import_orders
 
 
@@ -126,8 +127,21 @@ def cmd_set_password(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"not changed: {exc}", file=sys.stderr)
             return 1
+        unlock(db, user, by="cli")
         db.commit()
     print(f"password of {args.username} changed; the account is unlocked")
+    return 0
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    with get_sessionmaker()() as db:
+        user = db.scalar(select(StaffUser).where(StaffUser.username == args.username))
+        if user is None:
+            print(f"no staff account {args.username!r}", file=sys.stderr)
+            return 1
+        lifted = unlock(db, user, by="cli")
+        db.commit()
+    print(f"{args.username}: {lifted} login lock(s) lifted")
     return 0
 
 
@@ -158,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     pw = sub.add_parser("set-password", help="set a staff account's password (and unlock it)")
     pw.add_argument("username")
     pw.set_defaults(run=cmd_set_password)
+    un = sub.add_parser("unlock", help="lift a staff account's login locks (recorded as by 'cli')")
+    un.add_argument("username")
+    un.set_defaults(run=cmd_unlock)
     args = parser.parse_args(argv)
     return args.run(args)
 

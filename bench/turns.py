@@ -79,7 +79,7 @@ import psutil
 
 from bot.text import clean_customer_text
 from ops.paths import BOT_BIN, ROOT
-from ops.stack import Ports, Stack
+from ops.stack import NO_CLIENT_LIMITS, Ports, Stack
 from ops.train import ensure_model
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -743,6 +743,7 @@ def main() -> int:
     var_dir = Path(tempfile.mkdtemp(prefix="hx-bench-"))
     service, rasa, actions, bare = free_ports(4)
     tokens = {k: secrets.token_urlsafe(24) for k in ("HX_INTERNAL_TOKEN", "HX_ADMIN_TOKEN", "HX_IDENTITY_SECRET")}
+    tokens.update(NO_CLIENT_LIMITS)  # every simulated customer comes from 127.0.0.1
     stack = BenchStack(model=model, var_dir=var_dir, ports=Ports(service=service, rasa=rasa, actions=actions),
                        secrets_env=tokens, bare_port=bare)
     sampler = MemorySampler(stack)

@@ -11,6 +11,11 @@ MAX_CHARS = 2000
 
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]")
+# A lone UTF-16 surrogate (JSON "\ud800"): no encoding can store it.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+_ALLOWED_CONTROLS = frozenset("\n\t\r")
+_CATEGORY_NAMES = {"Cc": "控制字符", "Co": "私用区字符", "Cs": "代理项（无效的 UTF-16）", "Cn": "未分配的字符"}
 
 
 class InvalidMessage(ValueError):
@@ -21,12 +26,27 @@ def clean_customer_text(text: object, max_chars: int = MAX_CHARS) -> str:
     """Return the text as it will be stored, or raise InvalidMessage."""
     if not isinstance(text, str):
         raise InvalidMessage("消息内容必须是文字")
+    if _SURROGATE.search(text):
+        raise InvalidMessage("消息中含有无法识别的字符，请删除后重新发送")
     text = _CONTROL.sub("", text).strip()
     if not text:
         raise InvalidMessage("消息不能为空，请输入内容后再发送")
     if len(text) > max_chars:
         raise InvalidMessage(f"消息太长了（{len(text)} 字），请控制在 {max_chars} 字以内")
     return text
+
+
+def unreadable_character(text: str) -> str | None:
+    """Why ``text`` may not be stored for people to read (in Chinese), or None.
+
+    Refused: control characters other than newline, carriage return and tab;
+    private-use, surrogate and unassigned code points (Unicode as Python knows it)."""
+    for position, char in enumerate(text, 1):
+        category = unicodedata.category(char)
+        if category in _CATEGORY_NAMES and char not in _ALLOWED_CONTROLS:
+            return (f"第 {position} 个字符 U+{ord(char):04X} 是{_CATEGORY_NAMES[category]}，"
+                    "不能保存；请删除后重试")
+    return None
 
 
 def text_for_nlu(text: str) -> str:

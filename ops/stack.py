@@ -134,6 +134,9 @@ class Stack:
     def start_service(self) -> None:
         self._spawn("service", [str(SERVICE_BIN / "python"), "-m", "uvicorn", "api.main:app",
                                 "--host", self.host, "--port", str(self.ports.service),
+                                # uvicorn would believe X-Forwarded-For from 127.0.0.1 (any
+                                # local client); the app alone decides, from HX_TRUSTED_PROXIES.
+                                "--no-proxy-headers",
                                 # Open live-notice streams (server-sent events) would
                                 # otherwise hold a graceful shutdown indefinitely.
                                 "--no-access-log", "--timeout-graceful-shutdown", "3"])
@@ -258,8 +261,14 @@ def _load_or_create(path: Path, generators: dict[str, Callable[[], str]]) -> dic
 
 def load_or_create_secrets(path: Path) -> dict[str, str]:
     """Per-installation secrets, generated once and kept out of the repository."""
-    wanted = ("HX_INTERNAL_TOKEN", "HX_ADMIN_TOKEN", "HX_IDENTITY_SECRET", "HX_ADMIN_PASSWORD")
+    wanted = ("HX_INTERNAL_TOKEN", "HX_ADMIN_TOKEN", "HX_IDENTITY_SECRET", "HX_ADMIN_PASSWORD", "HX_COOKIE_SECRET")
     return _load_or_create(path, {key: lambda: secrets.token_urlsafe(32) for key in wanted})
+
+
+# For load tests and end-to-end tests, where every simulated customer comes from
+# 127.0.0.1: the per-client limits of api/services/rate_limits.py turned off.
+NO_CLIENT_LIMITS = {"HX_RATE_MESSAGES_PER_CUSTOMER": "0", "HX_RATE_NEW_SESSIONS_PER_ADDRESS": "0",
+                    "HX_RATE_ESCALATIONS_PER_ADDRESS": "0"}
 
 
 # Credentials of the offline demo account that ops/fake_wechat.py plays, in WeChat's formats.

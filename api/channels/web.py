@@ -11,19 +11,22 @@ from fastapi import APIRouter, Cookie, HTTPException, Query, Request, Response, 
 from fastapi.responses import StreamingResponse
 from fastapi.concurrency import run_in_threadpool
 
+from api.schemas.types import DbCount
 from api.deps import NOT_YOURS, DbDep, RasaDep, SettingsDep, customer_id_from_cookie
 from api.schemas.web import MessagesOut, SendIn, SendOut, SessionIn, SessionOut
 from api.services import conversations as convs
 from api.services.identity import (
     CLIENT_COOKIE,
     CLIENT_COOKIE_MAX_AGE,
+    client_cookie,
+    client_id_from_cookie,
     client_ip,
     identify_web_customer,
-    is_valid_client_id,
+    is_known_client,
     new_client_id,
     verify_user_hash,
 )
-from api.services import live, surveys, turn
+from api.services import live, rate_limits, surveys, turn
 from bot.text import InvalidMessage, clean_customer_text
 
 router = APIRouter(prefix="/api/web", tags=["web chat"])
@@ -49,12 +52,16 @@ def start_session(
             raise HTTPException(status.HTTP_403_FORBIDDEN, "会员身份校验失败，请重新登录后再试")
         user_id = body.user_id
 
-    client_id = hx_cid if is_valid_client_id(hx_cid) else new_client_id()
     ip = client_ip(request.client.host if request.client else None,
                    request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+    # Only ids this server issued; a made-up or forged cookie is replaced by a new one.
+    client_id = client_id_from_cookie(db, hx_cid)
+    if client_id is None or not is_known_client(db, client_id):
+        _limited(rate_limits.new_sessions_per_address(settings), rate_limits.address_key(ip))  # a new browser
+        client_id = client_id or new_client_id()
     customer = identify_web_customer(db, client_id, ip, user_id)
     conv = convs.current_conversation(db, customer, "web", settings.conversation_idle_minutes)
-    response.set_cookie(CLIENT_COOKIE, client_id, max_age=CLIENT_COOKIE_MAX_AGE, httponly=True,
+    response.set_cookie(CLIENT_COOKIE, client_cookie(client_id), max_age=CLIENT_COOKIE_MAX_AGE, httponly=True,
                         samesite="lax", secure=settings.cookie_secure)
     return SessionOut(customer=customer, conversation=conv,
                       messages=convs.messages_after(db, conv.id, 0, limit=500))
@@ -87,6 +94,8 @@ async def send_message(
             raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_YOURS)
         if conv.status != "open" and surveys.asking(db, conv) is None:
             raise HTTPException(status.HTTP_409_CONFLICT, "该会话已结束，请刷新页面开始新的会话")
+        # Over the limit: nothing stored; the page keeps the text and may send it again.
+        _limited(rate_limits.messages_per_customer(settings), f"customer:{customer_id}", db)
         inbound, seen = turn.receive(db, conv, text, body.client_message_id)
         db.commit()  # end the transaction: no pooled connection may be held while Rasa thinks
         return conv, inbound, seen
@@ -99,11 +108,22 @@ async def send_message(
     return SendOut(conversation=conv, message=inbound, replies=replies)
 
 
+def _limited(limit: rate_limits.Limit, who: str, db=None) -> None:
+    """Count one event under ``limit``; 429 with Retry-After (nothing written) when over."""
+    try:
+        rate_limits.take(limit, who)
+    except rate_limits.RateLimited as exc:
+        if db is not None:
+            db.rollback()  # release the conversation's row lock
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, exc.message,
+                            headers={"Retry-After": exc.retry_after_header}) from None
+
+
 @router.get("/conversations/{conversation_id}/messages", response_model=MessagesOut)
 def list_messages(
     conversation_id: str,
     db: DbDep,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[DbCount, Query()] = 0,
     hx_cid: Annotated[str | None, Cookie()] = None,
 ) -> MessagesOut:
     """Messages newer than ``after_id``: the page polls this for later replies."""

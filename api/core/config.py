@@ -62,8 +62,34 @@ class Settings(BaseSettings):
     conversation_idle_minutes: int = 30
     max_message_chars: int = 2000
     cookie_secure: bool = False
-    # Addresses of reverse proxies whose X-Forwarded-For is believed.
+    # Addresses (or networks, "10.0.0.0/8") of reverse proxies whose X-Forwarded-For is
+    # believed. The service's uvicorn runs with --no-proxy-headers: only this decides.
     trusted_proxies: list[str] = []
+    # Signs the web chat's client id cookie (hx_cid), so only ids this server issued are
+    # accepted; generated into var/secrets.env by ops/stack.py. Unset: a random one per
+    # process (visitors' cookies then last until the next restart).
+    cookie_secret: SecretStr | None = None
+
+    # How much one client may do (api/services/rate_limits.py): N events per window of
+    # seconds, answered 429 with Retry-After beyond that; 0 turns a limit off. Counted in
+    # the service process (one process, as scripts/run starts it).
+    rate_messages_per_customer: int = Field(default=20, ge=0)  # web chat messages
+    rate_messages_window_seconds: float = Field(default=60.0, gt=0)
+    rate_new_sessions_per_address: int = Field(default=20, ge=0)  # new browsers (customers)
+    rate_new_sessions_window_seconds: float = Field(default=600.0, gt=0)
+    # Queue entries (escalations to a person) per address; beyond it the conversation
+    # stays with the bot and the customer is told staff are busy.
+    rate_escalations_per_address: int = Field(default=10, ge=0)
+    rate_escalations_window_seconds: float = Field(default=600.0, gt=0)
+    rate_failed_logins_per_address: int = Field(default=20, ge=0)  # staff logins, any username
+    rate_failed_logins_window_seconds: float = Field(default=300.0, gt=0)
+    # Staff login lockout, per account *and* address: this many wrong passwords within
+    # the window lock that pair for login_lock_seconds, doubled for each earlier lock of
+    # the same pair in the last day, up to login_lock_max_seconds.
+    login_lock_after_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: float = Field(default=900.0, gt=0)
+    login_lock_seconds: float = Field(default=300.0, gt=0)
+    login_lock_max_seconds: float = Field(default=3600.0, gt=0)
 
     # Lifecycle stage thresholds (patent 000's; see api/domain/lifecycle.py).
     stage_new_max: int = 5

@@ -1,4 +1,6 @@
-"""Logging that never writes a customer's phone number or full IP address."""
+"""Logging that never writes a customer's personal data or a secret: every line passes
+bot.privacy.MaskPersonalData (phones, ID cards, e-mails, IPs, tokens, HX_* secret values),
+the same filter Rasa and the action server load through ops/logging.yml."""
 from __future__ import annotations
 
 import logging

@@ -10,7 +10,7 @@ from api.models.customer import Customer, CustomerIdentity, CustomerMerge, Stage
 from api.models.feedback import FollowUpTask, Survey
 from api.models.job import JobRun
 from api.models.order import Order, OrderItem, Product
-from api.models.staff import CannedReply, StaffRoute, StaffSession, StaffUser
+from api.models.staff import CannedReply, StaffLockout, StaffRoute, StaffSession, StaffUser
 from api.models import hooks  # noqa: F401,E402 - attaches the session hooks
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "OrderItem",
     "Product",
     "ReplyVariant",
+    "StaffLockout",
     "StaffRoute",
     "StaffSession",
     "StaffUser",

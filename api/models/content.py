@@ -10,6 +10,9 @@ from api.db.base import Base, utcnow
 
 OFFER_KINDS = ("coupon", "upgrade", "benefit", "winback", "campaign")
 OFFER_TRIGGERS = ("chat", "birthday", "member_day", "festival")
+# An admin's say over the analytics loop, per variant and offer (loop_mode); what each
+# means is api/services/loop_policy.py.
+LOOP_MODES = ("auto", "pinned", "vetoed")
 OFFER_KIND_LABELS = {"coupon": "优惠券", "upgrade": "升级礼遇", "benefit": "会员权益", "winback": "召回礼",
                      "campaign": "营销活动"}
 OFFER_TRIGGER_LABELS = {"chat": "顾客询问时", "birthday": "生日", "member_day": "会员日", "festival": "节日活动"}

@@ -12,6 +12,7 @@ from api.db.base import Base, utcnow
 if TYPE_CHECKING:
     from api.models.customer import Customer
 
+ORDER_CHANNELS = ("web", "wechat", "app", "store")  # where an order was placed (Order.channel)
 ORDER_STATUS_LABELS = {
     "pending_payment": "待付款",
     "paid": "已付款，等待发货",

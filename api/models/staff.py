@@ -23,9 +23,28 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Login throttling: consecutive failures and when the account may try again.
+    # No longer used to lock logins (that is per account *and* address: StaffLockout);
+    # kept for existing databases and reset when the password is set.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+
+
+class StaffLockout(Base):
+    """An account locked for logins from one address after repeated wrong passwords: the
+    lock itself (while ``locked_until`` is ahead and nobody unlocked it) and its record.
+    Other addresses can still log in to the account."""
+
+    __tablename__ = "staff_lockouts"
+    __table_args__ = (Index("ix_staff_lockouts_staff_id_address", "staff_id", "address", "locked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int]  # wrong passwords that led to it
+    locked_at: Mapped[datetime]
+    locked_until: Mapped[datetime]
+    unlocked_at: Mapped[datetime | None]
+    unlocked_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class StaffSession(Base):

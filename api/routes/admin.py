@@ -7,6 +7,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.schemas.types import DbId, DbCount
+from api.schemas.errors import errors
 from api.deps import AdminDep, CatalogDep, DbDep, require_admin
 from api.models import ContentRevision, Offer, OfferIssuance, ReplyVariant
 from api.models.customer import STAGE_LABELS, STAGES
@@ -90,7 +92,7 @@ def _variant(db: Session, variant_id: int) -> ReplyVariant:
 
 
 @router.patch("/variants/{variant_id}", response_model=VariantOut)
-def update_variant(variant_id: int, body: VariantPatch, request: Request, db: DbDep, catalog: CatalogDep,
+def update_variant(variant_id: DbId, body: VariantPatch, request: Request, db: DbDep, catalog: CatalogDep,
                    admin: AdminDep) -> ReplyVariant:
     row = _variant(db, variant_id)
     changes = body.model_dump(exclude_unset=True, exclude={"note"})
@@ -105,7 +107,7 @@ def update_variant(variant_id: int, body: VariantPatch, request: Request, db: Db
 
 
 @router.delete("/variants/{variant_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_variant(variant_id: int, request: Request, db: DbDep, admin: AdminDep,
+def delete_variant(variant_id: DbId, request: Request, db: DbDep, admin: AdminDep,
                    note: Annotated[str, Query(max_length=200)] = "") -> None:
     vs.delete_variant(db, _variant(db, variant_id), admin.username, note)
     db.commit()
@@ -148,7 +150,7 @@ def preview(body: PreviewIn, request: Request, catalog: CatalogDep) -> PreviewOu
 
 @router.get("/revisions", response_model=list[RevisionOut])
 def list_revisions(db: DbDep, entity: Annotated[str | None, Query(pattern="^(variant|offer)$")] = None,
-                   entity_id: int | None = None,
+                   entity_id: DbId | None = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[ContentRevision]:
     query = select(ContentRevision)
     if entity:
@@ -158,8 +160,8 @@ def list_revisions(db: DbDep, entity: Annotated[str | None, Query(pattern="^(var
     return list(db.scalars(query.order_by(ContentRevision.id.desc()).limit(limit)))
 
 
-@router.post("/revisions/{revision_id}/rollback", response_model=RevisionOut)
-def rollback(revision_id: int, request: Request, db: DbDep, catalog: CatalogDep, admin: AdminDep) -> ContentRevision:
+@router.post("/revisions/{revision_id}/rollback", response_model=RevisionOut, responses=errors(409))
+def rollback(revision_id: DbId, request: Request, db: DbDep, catalog: CatalogDep, admin: AdminDep) -> ContentRevision:
     revision = db.get(ContentRevision, revision_id)
     if revision is None:
         raise _not_found("修订", revision_id)
@@ -202,7 +204,7 @@ def list_offers(db: DbDep) -> list[OfferOut]:
     return [_offer_out(db, o) for o in db.scalars(select(Offer).order_by(Offer.priority.desc(), Offer.id))]
 
 
-@router.post("/offers", response_model=OfferOut, status_code=status.HTTP_201_CREATED)
+@router.post("/offers", response_model=OfferOut, status_code=status.HTTP_201_CREATED, responses=errors(409))
 def create_offer(body: OfferIn, db: DbDep, admin: AdminDep) -> OfferOut:
     offer = Offer(**body.model_dump(exclude={"note"}), version=1, updated_by=admin.username)
     try:
@@ -219,7 +221,7 @@ def create_offer(body: OfferIn, db: DbDep, admin: AdminDep) -> OfferOut:
 
 
 @router.patch("/offers/{offer_id}", response_model=OfferOut)
-def update_offer(offer_id: int, body: OfferPatch, db: DbDep, admin: AdminDep) -> OfferOut:
+def update_offer(offer_id: DbId, body: OfferPatch, db: DbDep, admin: AdminDep) -> OfferOut:
     offer = _offer(db, offer_id)
     for key, value in body.model_dump(exclude_unset=True, exclude={"note"}).items():
         setattr(offer, key, value)
@@ -234,8 +236,8 @@ def update_offer(offer_id: int, body: OfferPatch, db: DbDep, admin: AdminDep) ->
 
 
 @router.get("/offers/{offer_id}/issuances", response_model=list[IssuanceOut])
-def list_issuances(offer_id: int, db: DbDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> list[OfferIssuance]:
+def list_issuances(offer_id: DbId, db: DbDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                   offset: Annotated[DbCount, Query()] = 0) -> list[OfferIssuance]:
     _offer(db, offer_id)
     return list(db.scalars(select(OfferIssuance).where(OfferIssuance.offer_id == offer_id)
                            .order_by(OfferIssuance.id.desc()).limit(limit).offset(offset)))

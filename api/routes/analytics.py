@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 
 from api.core.config import get_settings
 from api.db.base import utcnow
+from api.schemas.types import DbId
+from api.schemas.errors import errors
 from api.deps import AdminDep, DbDep, require_admin
 from api.models import (
     AnalyticsReport,
@@ -396,8 +398,8 @@ def _note(mode: str, note: str) -> str:
     return f"自动优化：{loop_policy.MODE_LABELS[mode]}" + (f"（{note}）" if note else "")
 
 
-@router.put("/loop/variants/{variant_id}/mode", response_model=LoopModeOut)
-def set_variant_mode(variant_id: int, body: LoopModeIn, request: Request, db: DbDep, admin: AdminDep) -> LoopModeOut:
+@router.put("/loop/variants/{variant_id}/mode", response_model=LoopModeOut, responses=errors(409))
+def set_variant_mode(variant_id: DbId, body: LoopModeIn, request: Request, db: DbDep, admin: AdminDep) -> LoopModeOut:
     """Pin (the only one said in its group), veto (never said) or hand back to the loop.
 
     A group is the variants of one template, stage and persona: pinning one sets any
@@ -426,8 +428,8 @@ def set_variant_mode(variant_id: int, body: LoopModeIn, request: Request, db: Db
                        updated_at=row.updated_at, changed=True, unpinned=unpinned)
 
 
-@router.put("/loop/offers/{offer_id}/mode", response_model=LoopModeOut)
-def set_offer_mode(offer_id: int, body: LoopModeIn, db: DbDep, admin: AdminDep) -> LoopModeOut:
+@router.put("/loop/offers/{offer_id}/mode", response_model=LoopModeOut, responses=errors(409))
+def set_offer_mode(offer_id: DbId, body: LoopModeIn, db: DbDep, admin: AdminDep) -> LoopModeOut:
     """Pin (wins among the offers of equal priority for its stages), veto (never chosen
     by the loop) or hand back to the loop. Pins are per offer. Every change is a revision."""
     offer = db.get(Offer, offer_id)

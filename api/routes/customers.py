@@ -7,18 +7,19 @@ holds an old id should show the staff member what happened, not silently switch.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import func, or_, select
 
+from api.schemas.errors import errors
 from api.deps import AdminDep, DbDep, StaffDep
 from api.models import Customer, CustomerMerge
 from api.schemas.customers import MergeIn, MergeOut, MergePage, TimelineEventOut, TimelinePage
-from api.schemas.types import naive_utc
+from api.schemas.types import DbCount, DbId, IsoDatetime, naive_utc
 from api.services import merge as merges
 from api.services.timeline import customer_timeline
+from bot.privacy import mask_text
 
 router = APIRouter(prefix="/api", tags=["customers"])
 
@@ -50,7 +51,7 @@ def _merge_out(m: CustomerMerge) -> MergeOut:
     moved = {key: len(value) if isinstance(value, list) else int(value)
              for key, value in (m.moved or {}).items() if key != "filled"}
     return MergeOut(id=m.id, source_id=m.source_id, target_id=m.target_id, status=m.status,
-                    reason=m.reason, detail=m.detail, moved=moved, created_at=m.created_at,
+                    reason=m.reason, detail=mask_text(m.detail) if m.detail else m.detail, moved=moved, created_at=m.created_at,
                     merged_at=m.merged_at, merged_by=m.merged_by, undone_at=m.undone_at,
                     undone_by=m.undone_by)
 
@@ -71,21 +72,22 @@ def _apply(db: DbDep, action) -> CustomerMerge:
 
 @router.get("/customers/{customer_id}/timeline", response_model=TimelinePage)
 def timeline(
-    customer_id: int,
+    customer_id: DbId,
     db: DbDep,
-    _: StaffDep,
-    before: datetime | None = None,
+    staff: StaffDep,
+    before: IsoDatetime | None = None,
     before_event: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> TimelinePage:
     """Newest first. For the next page pass the previous page's ``next_before`` and
-    ``next_before_event``; ``before`` alone means "strictly before this time"."""
+    ``next_before_event``; ``before`` alone means "strictly before this time". Messages
+    only of the conversations this staff member may read (api/services/access.py)."""
     _live(db, customer_id)
     if before_event and before is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "before_event 需要和 before 一起使用")
     try:
         events = customer_timeline(db, customer_id, before=naive_utc(before) if before else None,
-                                   limit=limit + 1, before_key=before_event)
+                                   limit=limit + 1, before_key=before_event, staff=staff)
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     page, more = events[:limit], len(events) > limit
@@ -97,8 +99,9 @@ def timeline(
                         next_before_event=page[-1].key if more else None)
 
 
-@router.post("/customers/{target_id}/merge", response_model=MergeOut, status_code=status.HTTP_201_CREATED)
-def merge_into(target_id: int, body: MergeIn, db: DbDep, staff: StaffDep) -> MergeOut:
+@router.post("/customers/{target_id}/merge", response_model=MergeOut, status_code=status.HTTP_201_CREATED,
+            responses=errors(409))
+def merge_into(target_id: DbId, body: MergeIn, db: DbDep, staff: StaffDep) -> MergeOut:
     """Merge customer ``source_id`` into this one now (staff know they are one person)."""
     target, source = _customer(db, target_id), _customer(db, body.source_id)
     detail = body.note or f"由 {staff.display_name} 手动合并"
@@ -112,9 +115,9 @@ def list_merges(
     _: StaffDep,
     merge_status: Annotated[str | None, Query(alias="status",
                                               pattern="^(proposed|merged|undone|rejected)$")] = None,
-    customer_id: int | None = None,
+    customer_id: DbId | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbCount, Query()] = 0,
 ) -> MergePage:
     """Merges and proposals, newest first; ``status=proposed`` is staff's to-do list."""
     query = select(CustomerMerge)
@@ -127,19 +130,19 @@ def list_merges(
     return MergePage(items=[_merge_out(m) for m in rows], total=total)
 
 
-@router.post("/merges/{merge_id}/confirm", response_model=MergeOut)
-def confirm(merge_id: int, db: DbDep, staff: StaffDep) -> MergeOut:
+@router.post("/merges/{merge_id}/confirm", response_model=MergeOut, responses=errors(409))
+def confirm(merge_id: DbId, db: DbDep, staff: StaffDep) -> MergeOut:
     merge = _merge_record(db, merge_id)
     return _merge_out(_apply(db, lambda: merges.confirm_merge(db, merge, by=staff.username)))
 
 
-@router.post("/merges/{merge_id}/reject", response_model=MergeOut)
-def reject(merge_id: int, db: DbDep, staff: StaffDep) -> MergeOut:
+@router.post("/merges/{merge_id}/reject", response_model=MergeOut, responses=errors(409))
+def reject(merge_id: DbId, db: DbDep, staff: StaffDep) -> MergeOut:
     merge = _merge_record(db, merge_id)
     return _merge_out(_apply(db, lambda: merges.reject_merge(db, merge, by=staff.username)))
 
 
-@router.post("/merges/{merge_id}/undo", response_model=MergeOut)
-def undo(merge_id: int, db: DbDep, admin: AdminDep) -> MergeOut:
+@router.post("/merges/{merge_id}/undo", response_model=MergeOut, responses=errors(409))
+def undo(merge_id: DbId, db: DbDep, admin: AdminDep) -> MergeOut:
     merge = _merge_record(db, merge_id)
     return _merge_out(_apply(db, lambda: merges.undo_merge(db, merge, by=admin.username)))

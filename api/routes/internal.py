@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from api.db.base import utcnow
+from api.schemas.types import DbId
 from api.deps import DbDep, SettingsDep, require_internal
 from api.models import Customer, Order, OrderItem
 from api.models.order import ORDER_STATUS_LABELS
@@ -40,14 +41,14 @@ def _customer(db: DbDep, customer_id: int) -> Customer:
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerState)
-def customer_state(customer_id: int, db: DbDep) -> CustomerState:
+def customer_state(customer_id: DbId, db: DbDep) -> CustomerState:
     c = _customer(db, customer_id)
     return CustomerState(id=c.id, display_name=c.display_name, stage=c.stage, points=c.points)
 
 
 @router.get("/customers/{customer_id}/orders", response_model=OrdersOut)
 def customer_orders(
-    customer_id: int,
+    customer_id: DbId,
     db: DbDep,
     order_no: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=20)] = 3,
@@ -75,7 +76,7 @@ def customer_orders(
 
 
 @router.post("/customers/{customer_id}/offers/claim", response_model=OfferClaimOut)
-def claim_offer(customer_id: int, body: OfferClaimIn, db: DbDep, settings: SettingsDep) -> OfferClaimOut:
+def claim_offer(customer_id: DbId, body: OfferClaimIn, db: DbDep, settings: SettingsDep) -> OfferClaimOut:
     """The customer asked for an offer (action_offer): issue the best one they may have
     today, or remind them of the coupon they already hold."""
     customer = _customer(db, customer_id)
@@ -93,7 +94,7 @@ def claim_offer(customer_id: int, body: OfferClaimIn, db: DbDep, settings: Setti
 
 
 @router.get("/customers/{customer_id}/recommendations", response_model=RecommendationsOut)
-def customer_recommendations(customer_id: int, db: DbDep,
+def customer_recommendations(customer_id: DbId, db: DbDep,
                              k: Annotated[int, Query(ge=1, le=10)] = 3) -> RecommendationsOut:
     """Up to ``k`` products the customer has not bought (action_recommend): "also bought"
     from the basket rules, else the best sellers of their stage (``reason: popular``)."""

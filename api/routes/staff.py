@@ -7,9 +7,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from api.schemas.types import DbId, DbCount, Stage
 from api.deps import DbDep, current_staff, require_admin
 from api.models import Conversation, Customer
-from api.models.customer import STAGES
 from api.schemas.staff import (
     Page,
     StaffConversation,
@@ -28,10 +28,10 @@ router = APIRouter(prefix="/api", tags=["staff"], dependencies=[Depends(current_
 def list_conversations(
     db: DbDep,
     needs_attention: bool | None = None,
-    customer_id: int | None = None,
+    customer_id: DbId | None = None,
     conv_status: Annotated[str | None, Query(alias="status", pattern="^(open|closed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbCount, Query()] = 0,
 ) -> Page[StaffConversation]:
     query = select(Conversation)
     if needs_attention is not None:
@@ -51,7 +51,7 @@ def get_conversation(conversation_id: str, db: DbDep) -> Conversation:
     conv = db.scalar(select(Conversation).where(Conversation.id == conversation_id)
                      .options(selectinload(Conversation.messages)))
     if conv is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no conversation {conversation_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"会话 {conversation_id} 不存在")
     return conv
 
 
@@ -69,16 +69,13 @@ def _staff_customer(c: Customer) -> StaffCustomer:
 @router.get("/customers", response_model=Page[StaffCustomer])
 def list_customers(
     db: DbDep,
-    stage: str | None = None,
+    stage: Stage | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[DbCount, Query()] = 0,
 ) -> Page[StaffCustomer]:
     # Merged-away records own nothing; their history shows under the customer they joined.
     query = select(Customer).where(Customer.merged_into_id.is_(None))
     if stage:
-        if stage not in STAGES:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                                f"未知的阶段 {stage!r}；可选：{'、'.join(STAGES)}")
         query = query.where(Customer.stage == stage)
     total = db.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.scalars(query.options(selectinload(Customer.identities))
@@ -87,8 +84,8 @@ def list_customers(
 
 
 @router.get("/customers/{customer_id}", response_model=StaffCustomer)
-def get_customer(customer_id: int, db: DbDep) -> StaffCustomer:
+def get_customer(customer_id: DbId, db: DbDep) -> StaffCustomer:
     customer = db.get(Customer, customer_id)
     if customer is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no customer {customer_id}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"客户 #{customer_id} 不存在")
     return _staff_customer(customer)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Cookie, Depends, HTTPException, status
 from sqlalchemy.orm import Session
 
+from api.schemas.errors import errors
 from api.deps import NOT_YOURS, DbDep, customer_id_from_cookie, require_internal
 from api.models import Conversation
 from api.schemas.surveys import QuestionOut, SurveyIn, SurveyOut, SurveySubmitted
@@ -36,7 +37,7 @@ def survey_questions() -> list[QuestionOut]:
 
 
 @web_router.post("/conversations/{conversation_id}/survey", response_model=SurveySubmitted,
-                 status_code=status.HTTP_201_CREATED)
+                 status_code=status.HTTP_201_CREATED, responses=errors(409))
 def submit_web_survey(conversation_id: str, body: SurveyIn, db: DbDep,
                       hx_cid: Annotated[str | None, Cookie()] = None) -> SurveySubmitted:
     """One survey per conversation, open or closed; every answer may be left out."""
@@ -47,7 +48,7 @@ def submit_web_survey(conversation_id: str, body: SurveyIn, db: DbDep,
 
 
 @internal_router.post("/conversations/{conversation_id}/survey", response_model=SurveySubmitted,
-                      status_code=status.HTTP_201_CREATED)
+                      status_code=status.HTTP_201_CREATED, responses=errors(409))
 def submit_channel_survey(conversation_id: str, body: SurveyIn, db: DbDep) -> SurveySubmitted:
     conv = db.get(Conversation, conversation_id)
     if conv is None:

@@ -1,6 +1,7 @@
 """The staff workspace: the queue of escalated chats, claiming, replying, notes,
 handing back and resolving. Agents act only on waiting conversations and their own;
-admins see and may release every conversation."""
+admins see and may release every conversation. What an agent may read is the one rule of
+api/services/access.py, here as on every other staff route."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,10 +10,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from api.db.base import utcnow
+from api.schemas.types import DbId, DbCount
+from api.schemas.errors import errors
 from api.deps import AdminDep, DbDep, RasaDep, StaffDep
 from api.models import (
     CannedReply,
@@ -49,7 +52,7 @@ from api.schemas.workspace import (
     WorkspaceEvent,
     WorkspaceMessage,
 )
-from api.services import handoff, live, turn
+from api.services import access, handoff, live, turn
 from api.services.auth import Principal
 from bot.privacy import mask_identifier, mask_text
 from bot.text import InvalidMessage, clean_customer_text
@@ -114,17 +117,9 @@ def queue(db: DbDep, staff: StaffDep) -> QueueOut:
                     others=[i for i in taken_items if i.assigned_staff_id != staff.id] if staff.is_admin else [])
 
 
-def _may_see(db: Session, conv: Conversation, staff: Principal) -> bool:
-    if staff.is_admin or conv.handler == "waiting" or conv.assigned_staff_id == staff.id:
-        return True
-    # Conversations this agent took part in before stay readable to them.
-    return db.scalar(select(ConversationEvent.id).where(
-        ConversationEvent.conversation_id == conv.id, ConversationEvent.staff_id == staff.id).limit(1)) is not None
-
-
 def _conversation(db: Session, conversation_id: str, staff: Principal) -> Conversation:
     conv = db.get(Conversation, conversation_id)
-    if conv is None or not _may_see(db, conv, staff):
+    if conv is None or not access.may_read(db, conv, staff):
         # Not "forbidden": an agent learns nothing about conversations that are not theirs.
         raise HTTPException(status.HTTP_404_NOT_FOUND, "会话不存在，或不在您的接待范围内")
     return conv
@@ -145,7 +140,10 @@ def _unfollowed(db: Session, customer: Customer) -> bool:
     return last == "unsubscribe"
 
 
-def _profile(db: Session, customer: Customer, current: str, reveal: bool = False) -> CustomerProfile:
+def _profile(db: Session, customer: Customer, current: str, staff: Principal) -> CustomerProfile:
+    """The customer beside the conversation. Their other conversations, surveys and
+    follow-ups are listed only where the staff member may read the conversation."""
+    reveal = staff.is_admin
     identities = list(db.scalars(select(CustomerIdentity).where(CustomerIdentity.customer_id == customer.id)))
     orders = list(db.scalars(select(Order).where(Order.customer_id == customer.id)
                              .order_by(Order.placed_at.desc()).limit(5)))
@@ -155,7 +153,8 @@ def _profile(db: Session, customer: Customer, current: str, reveal: bool = False
               .where(Conversation.customer_id == customer.id)
               .group_by(Message.conversation_id).subquery())
     past = db.execute(select(Conversation, counts.c.n).outerjoin(counts, counts.c.conversation_id == Conversation.id)
-                      .where(Conversation.customer_id == customer.id, Conversation.id != current)
+                      .where(Conversation.customer_id == customer.id, Conversation.id != current,
+                             access.readable(staff))
                       .order_by(Conversation.last_activity_at.desc()).limit(5)).all()
     kinds = {i.kind for i in identities}
     tags = [STAGE_LABELS.get(customer.stage, customer.stage)]
@@ -177,10 +176,14 @@ def _profile(db: Session, customer: Customer, current: str, reveal: bool = False
                                                 started_at=c.started_at, last_activity_at=c.last_activity_at,
                                                 messages=n or 0) for c, n in past],
         tag_families=customer.tags or {},
-        surveys=[_survey_out(s) for s in db.scalars(select(Survey).where(Survey.customer_id == customer.id)
-                                                     .order_by(Survey.id.desc()).limit(3))],
+        surveys=[_survey_out(s) for s in db.scalars(
+            select(Survey).join(Conversation, Conversation.id == Survey.conversation_id)
+            .where(Survey.customer_id == customer.id, access.readable(staff))
+            .order_by(Survey.id.desc()).limit(3))],
         follow_ups=[follow_up_out(t, customer) for t in db.scalars(
-            select(FollowUpTask).where(FollowUpTask.customer_id == customer.id, FollowUpTask.status == "open")
+            select(FollowUpTask).outerjoin(Conversation, Conversation.id == FollowUpTask.conversation_id)
+            .where(FollowUpTask.customer_id == customer.id, FollowUpTask.status == "open",
+                   or_(FollowUpTask.conversation_id.is_(None), access.readable(staff)))
             .order_by(FollowUpTask.id))])
 
 
@@ -192,7 +195,7 @@ def _survey_out(survey: Survey) -> SurveyOut:
 
 @router.get("/conversations/{conversation_id}", response_model=WorkspaceConversation)
 def conversation(conversation_id: str, db: DbDep, staff: StaffDep,
-                 after_id: Annotated[int, Query(ge=0)] = 0) -> WorkspaceConversation:
+                 after_id: Annotated[DbCount, Query()] = 0) -> WorkspaceConversation:
     """One conversation as the workspace shows it. ``after_id`` returns only newer
     messages, for polling."""
     conv = _conversation(db, conversation_id, staff)
@@ -213,7 +216,7 @@ def conversation(conversation_id: str, db: DbDep, staff: StaffDep,
         events=[WorkspaceEvent(id=e.id, kind=e.kind, staff_name=names.get(e.staff_id),
                                text=mask_text(e.text) if e.text else None, detail=e.detail or {}, at=e.at)
                 for e in events],
-        customer=_profile(db, db.get(Customer, conv.customer_id), conv.id, reveal=staff.is_admin))
+        customer=_profile(db, db.get(Customer, conv.customer_id), conv.id, staff))
 
 
 def _act(fn, db: Session, conv: Conversation, staff: Principal, *args) -> WorkspaceMessage:
@@ -225,7 +228,7 @@ def _act(fn, db: Session, conv: Conversation, staff: Principal, *args) -> Worksp
                             if msg.author == "staff" else None, template=None, intent=None, created_at=msg.created_at)
 
 
-@router.post("/conversations/{conversation_id}/claim", response_model=WorkspaceMessage)
+@router.post("/conversations/{conversation_id}/claim", response_model=WorkspaceMessage, responses=errors(409))
 def claim(conversation_id: str, db: DbDep, staff: StaffDep) -> WorkspaceMessage:
     """Take a waiting conversation; 409 with the reason when someone else was faster
     (who has it is all a late agent learns about it)."""
@@ -235,14 +238,15 @@ def claim(conversation_id: str, db: DbDep, staff: StaffDep) -> WorkspaceMessage:
     return _act(handoff.claim, db, conv, staff)
 
 
-@router.post("/conversations/{conversation_id}/take-over", response_model=WorkspaceMessage)
+@router.post("/conversations/{conversation_id}/take-over", response_model=WorkspaceMessage,
+            responses=errors(409))
 def take_over(conversation_id: str, db: DbDep, admin: AdminDep) -> WorkspaceMessage:
     """Admins may step into a conversation the bot is having."""
     return _act(handoff.take_over, db, _conversation(db, conversation_id, admin), admin)
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=WorkspaceMessage,
-             status_code=status.HTTP_201_CREATED)
+             status_code=status.HTTP_201_CREATED, responses=errors(409))
 def reply(conversation_id: str, body: ReplyIn, db: DbDep, staff: StaffDep) -> WorkspaceMessage:
     try:
         text = clean_customer_text(body.text, 2000)
@@ -262,7 +266,8 @@ def note(conversation_id: str, body: NoteIn, db: DbDep, staff: StaffDep) -> Work
                           detail={}, at=event.at)
 
 
-@router.post("/conversations/{conversation_id}/hand-back", response_model=WorkspaceMessage)
+@router.post("/conversations/{conversation_id}/hand-back", response_model=WorkspaceMessage,
+            responses=errors(409))
 async def hand_back(conversation_id: str, db: DbDep, staff: StaffDep, rasa: RasaDep) -> WorkspaceMessage:
     """Back to the bot. A customer message that arrived during the hand-back is
     answered by the bot now, so nothing the customer said goes unanswered."""
@@ -279,7 +284,8 @@ async def hand_back(conversation_id: str, db: DbDep, staff: StaffDep, rasa: Rasa
     return notice
 
 
-@router.post("/conversations/{conversation_id}/resolve", response_model=WorkspaceMessage)
+@router.post("/conversations/{conversation_id}/resolve", response_model=WorkspaceMessage,
+            responses=errors(409))
 def resolve(conversation_id: str, db: DbDep, staff: StaffDep) -> WorkspaceMessage:
     return _act(handoff.resolve, db, _conversation(db, conversation_id, staff), staff)
 
@@ -298,7 +304,7 @@ def add_canned_reply(body: CannedIn, db: DbDep, admin: AdminDep) -> CannedReply:
 
 
 @router.delete("/canned-replies/{reply_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_canned_reply(reply_id: int, db: DbDep, _: AdminDep) -> None:
+def delete_canned_reply(reply_id: DbId, db: DbDep, _: AdminDep) -> None:
     row = db.get(CannedReply, reply_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"快捷回复 #{reply_id} 不存在")
@@ -315,11 +321,12 @@ def list_routes(db: DbDep, _: AdminDep) -> list[StaffRouteOut]:
             for r, name in rows]
 
 
-@router.post("/routes", response_model=StaffRouteOut, status_code=status.HTTP_201_CREATED)
+@router.post("/routes", response_model=StaffRouteOut, status_code=status.HTTP_201_CREATED,
+             responses=errors(404))
 def add_route(body: StaffRouteIn, db: DbDep, _: AdminDep) -> StaffRouteOut:
     staff = db.get(StaffUser, body.staff_id)
     if staff is None or not staff.active:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"员工账号 #{body.staff_id} 不存在或已停用")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"员工账号 #{body.staff_id} 不存在或已停用")
     if body.stage is None and body.persona is None:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "请至少指定客户阶段或客户类型之一")
     if body.stage is not None and body.stage not in STAGES:
@@ -335,7 +342,7 @@ def add_route(body: StaffRouteIn, db: DbDep, _: AdminDep) -> StaffRouteOut:
 
 
 @router.delete("/routes/{route_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_route(route_id: int, db: DbDep, _: AdminDep) -> None:
+def delete_route(route_id: DbId, db: DbDep, _: AdminDep) -> None:
     row = db.get(StaffRoute, route_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"分配规则 #{route_id} 不存在")

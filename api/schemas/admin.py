@@ -2,30 +2,46 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
-from api.schemas.types import UtcDatetime
+from api.schemas.types import (
+    DB_INT_MAX,
+    DbInt,
+    InputModel,
+    IsoDate,
+    OfferKind,
+    OfferTrigger,
+    Persona,
+    StaffText,
+    Stage,
+    UtcDatetime,
+    not_null,
+)
 
 
-class VariantIn(BaseModel):
-    template: str = Field(max_length=64)
-    stage: str = Field(max_length=16)
-    persona: str | None = Field(default=None, max_length=24)
-    text: str = Field(max_length=2000)
+class VariantIn(InputModel):
+    template: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_]+$")
+    stage: Stage
+    persona: Persona | None = None
+    text: StaffText = Field(min_length=1, max_length=2000)
     enabled: bool = True
-    weight: float = 1.0
-    note: str = Field(default="", max_length=200)
+    weight: float = Field(default=1.0, ge=0, le=100)
+    note: StaffText = Field(default="", max_length=200)
 
 
-class VariantPatch(BaseModel):
-    stage: str | None = Field(default=None, max_length=16)
-    persona: str | None = Field(default=None, max_length=24)
-    text: str | None = Field(default=None, max_length=2000)
-    enabled: bool | None = None
-    weight: float | None = None
-    note: str = Field(default="", max_length=200)
+class VariantPatch(InputModel):
+    """Fields left out stay as they are; ``persona`` may be set to null (every persona),
+    the others may not (their columns are NOT NULL)."""
+
+    stage: Stage = not_null()
+    persona: Persona | None = None
+    text: StaffText = not_null(min_length=1, max_length=2000)
+    enabled: bool = not_null()
+    weight: float = not_null(ge=0, le=100)
+    note: StaffText = Field(default="", max_length=200)
 
 
 class VariantOut(BaseModel):
@@ -64,12 +80,12 @@ class RevisionOut(BaseModel):
     note: str
 
 
-class PreviewIn(BaseModel):
-    stage: str = Field(max_length=16)
-    template: str | None = Field(default=None, max_length=64)
-    persona: str | None = Field(default=None, max_length=24)
+class PreviewIn(InputModel):
+    stage: Stage
+    template: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_]+$")
+    persona: Persona | None = None
     # An unsaved draft to see before saving it.
-    text: str | None = Field(default=None, max_length=2000)
+    text: StaffText | None = Field(default=None, min_length=1, max_length=2000)
 
 
 class PreviewCandidate(BaseModel):
@@ -86,39 +102,60 @@ class PreviewOut(BaseModel):
     sample: dict[str, Any]
 
 
-class OfferIn(BaseModel):
-    code: str = Field(min_length=1, max_length=32)
-    title: str = Field(min_length=1, max_length=64)
-    detail: str = Field(min_length=1, max_length=300)
-    kind: str
-    trigger: str = "chat"
-    stages: list[str] = []
-    rules: dict[str, Any] = {}
-    period_days: int = 30
-    valid_days: int = 14
+class OfferRules(TypedDict, total=False):
+    """Who may claim an offer; every rule left out holds for everyone."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
+
+    min_orders: Annotated[int, Field(ge=0, le=DB_INT_MAX)]
+    max_orders: Annotated[int, Field(ge=0, le=DB_INT_MAX)]
+    min_spent: Annotated[float, Field(ge=0, le=1e9)]
+    min_points: Annotated[int, Field(ge=0, le=DB_INT_MAX)]
+    personas: list[Persona]
+    days_of_month: list[Annotated[int, Field(ge=1, le=31)]]
+    window_days: Annotated[int, Field(ge=0, le=366)]
+
+
+OfferCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+Days = Annotated[int, Field(ge=1, le=3650)]
+
+
+class OfferIn(InputModel):
+    code: OfferCode
+    title: StaffText = Field(min_length=1, max_length=64)
+    detail: StaffText = Field(min_length=1, max_length=300)
+    kind: OfferKind
+    trigger: OfferTrigger = "chat"
+    stages: list[Stage] = []
+    rules: OfferRules = {}
+    period_days: Days = 30
+    valid_days: Days = 14
     coupon_prefix: str | None = Field(default=None, max_length=8, pattern=r"^[A-Z0-9]*$")
-    priority: int = 0
+    priority: DbInt = 0
     enabled: bool = True
-    starts_on: date | None = None
-    ends_on: date | None = None
-    note: str = Field(default="", max_length=200)
+    starts_on: IsoDate | None = None
+    ends_on: IsoDate | None = None
+    note: StaffText = Field(default="", max_length=200)
 
 
-class OfferPatch(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=64)
-    detail: str | None = Field(default=None, min_length=1, max_length=300)
-    kind: str | None = None
-    trigger: str | None = None
-    stages: list[str] | None = None
-    rules: dict[str, Any] | None = None
-    period_days: int | None = None
-    valid_days: int | None = None
+class OfferPatch(InputModel):
+    """Fields left out stay as they are; ``coupon_prefix``, ``starts_on`` and ``ends_on``
+    may be set to null, the others may not (their columns are NOT NULL)."""
+
+    title: StaffText = not_null(min_length=1, max_length=64)
+    detail: StaffText = not_null(min_length=1, max_length=300)
+    kind: OfferKind = not_null()
+    trigger: OfferTrigger = not_null()
+    stages: list[Stage] = not_null()
+    rules: OfferRules = not_null()
+    period_days: Days = not_null()
+    valid_days: Days = not_null()
     coupon_prefix: str | None = Field(default=None, max_length=8, pattern=r"^[A-Z0-9]*$")
-    priority: int | None = None
-    enabled: bool | None = None
-    starts_on: date | None = None
-    ends_on: date | None = None
-    note: str = Field(default="", max_length=200)
+    priority: DbInt = not_null()
+    enabled: bool = not_null()
+    starts_on: IsoDate | None = None
+    ends_on: IsoDate | None = None
+    note: StaffText = Field(default="", max_length=200)
 
 
 class OfferOut(BaseModel):

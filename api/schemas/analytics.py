@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas.types import UtcDatetime
+from api.schemas.types import InputModel, LoopMode, StaffText, UtcDatetime
 
 # --- overview -------------------------------------------------------------------------
 
@@ -185,9 +185,9 @@ class LoopOut(BaseModel):
     report: ReportOut | None
 
 
-class LoopModeIn(BaseModel):
-    mode: str = Field(max_length=16)  # auto | pinned | vetoed (checked by the route, in Chinese)
-    note: str = Field(default="", max_length=200)
+class LoopModeIn(InputModel):
+    mode: LoopMode
+    note: StaffText = Field(default="", max_length=200)
 
 
 class LoopModeOut(BaseModel):

@@ -6,12 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas.types import UtcDatetime
+from api.schemas.types import DbId, InputModel, StaffText, UtcDatetime
 
 
-class MergeIn(BaseModel):
-    source_id: int
-    note: str = Field(default="", max_length=200)
+class MergeIn(InputModel):
+    source_id: DbId
+    note: StaffText = Field(default="", max_length=200)
 
 
 class MergeOut(BaseModel):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from api.schemas.types import UtcDatetime
-from pydantic import BaseModel
+from api.schemas.types import InputModel, Storable, UtcDatetime
+from pydantic import BaseModel, Field
 
 
 class CustomerState(BaseModel):
@@ -36,8 +36,8 @@ class OrdersOut(BaseModel):
     orders: list[OrderView]
 
 
-class OfferClaimIn(BaseModel):
-    conversation_id: str | None = None
+class OfferClaimIn(InputModel):
+    conversation_id: Storable | None = Field(default=None, max_length=32)
 
 
 class OfferClaimOut(BaseModel):

@@ -4,21 +4,21 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.types import UtcDatetime
+from api.schemas.types import DbId, InputModel, OrderChannel, OrderStatus, UtcDatetime, UtcDatetimeIn
 
 
-class OrderLineIn(BaseModel):
+class OrderLineIn(InputModel):
     sku: str = Field(min_length=1, max_length=32)
     quantity: int = Field(ge=1, le=10_000)
-    unit_price: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
+    unit_price: Decimal | None = Field(default=None, strict=False, ge=0, max_digits=10, decimal_places=2)
 
 
-class OrderIn(BaseModel):
+class OrderIn(InputModel):
     order_no: str = Field(pattern=r"^[A-Z0-9]{6,32}$")
-    customer_id: int
-    placed_at: UtcDatetime | None = None
-    channel: str = "web"
-    status: str = "paid"
+    customer_id: DbId
+    placed_at: UtcDatetimeIn | None = None
+    channel: OrderChannel = "web"
+    status: OrderStatus = "paid"
     items: list[OrderLineIn] = Field(min_length=1, max_length=200)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.types import UtcDatetime
+from api.schemas.types import InputModel, StaffText, Storable, UtcDatetime
 
 
 class QuestionOut(BaseModel):
@@ -13,7 +13,7 @@ class QuestionOut(BaseModel):
     high: int | None
 
 
-class SurveyIn(BaseModel):
+class SurveyIn(InputModel):
     """Every answer is optional: a customer may skip any question."""
 
     overall: int | None = Field(default=None, ge=1, le=5)
@@ -22,7 +22,7 @@ class SurveyIn(BaseModel):
     value: int | None = Field(default=None, ge=1, le=5)
     innovation: int | None = Field(default=None, ge=1, le=5)
     nps: int | None = Field(default=None, ge=0, le=10)
-    comment: str | None = Field(default=None, max_length=1000)
+    comment: Storable | None = Field(default=None, max_length=1000)
 
 
 class SurveyOut(BaseModel):
@@ -70,5 +70,5 @@ class FollowUpOut(BaseModel):
     outcome: str | None
 
 
-class FollowUpDoneIn(BaseModel):
-    outcome: str = Field(min_length=1, max_length=1000)
+class FollowUpDoneIn(InputModel):
+    outcome: StaffText = Field(min_length=1, max_length=1000)

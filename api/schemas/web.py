@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from api.schemas.types import UtcDatetime
+from api.schemas.types import CustomerText, InputModel, Storable, UtcDatetime
 from api.domain.survey_questions import BY_KEY
 from api.domain.survey_questions import TEMPLATE_PREFIX as SURVEY_PREFIX
 
 
-class SessionIn(BaseModel):
-    user_id: str | None = Field(default=None, min_length=1, max_length=128)
-    user_hash: str | None = Field(default=None, min_length=64, max_length=64)
+class SessionIn(InputModel):
+    user_id: Storable | None = Field(default=None, min_length=1, max_length=128)
+    user_hash: str | None = Field(default=None, pattern=r"^[0-9A-Fa-f]{64}$")
 
 
 class SurveyPrompt(BaseModel):
@@ -62,9 +62,10 @@ class SessionOut(BaseModel):
     messages: list[MessageOut]
 
 
-class SendIn(BaseModel):
-    # Length and emptiness are checked by bot.text so the customer gets a Chinese reason.
-    text: str
+class SendIn(InputModel):
+    # Emptiness and characters are checked by bot.text so the customer gets a Chinese
+    # reason; the length again by the route (HX_MAX_MESSAGE_CHARS).
+    text: CustomerText
     client_message_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
 
 

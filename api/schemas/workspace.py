@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.surveys import FollowUpOut, SurveyOut
-from api.schemas.types import UtcDatetime
+from api.schemas.types import DbId, InputModel, Persona, StaffText, Stage, UtcDatetime
 
 
 class QueueItem(BaseModel):
@@ -100,17 +100,17 @@ class WorkspaceConversation(BaseModel):
     customer: CustomerProfile
 
 
-class ReplyIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
+class ReplyIn(InputModel):
+    text: StaffText = Field(min_length=1, max_length=2000)
 
 
-class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
+class NoteIn(InputModel):
+    text: StaffText = Field(min_length=1, max_length=2000)
 
 
-class CannedIn(BaseModel):
-    title: str = Field(min_length=1, max_length=64)
-    text: str = Field(min_length=1, max_length=1000)
+class CannedIn(InputModel):
+    title: StaffText = Field(min_length=1, max_length=64)
+    text: StaffText = Field(min_length=1, max_length=1000)
 
 
 class CannedOut(BaseModel):
@@ -120,10 +120,17 @@ class CannedOut(BaseModel):
     created_by: str
 
 
-class StaffRouteIn(BaseModel):
-    staff_id: int
-    stage: str | None = None
-    persona: str | None = None
+class StaffRouteIn(InputModel):
+    """At least one of ``stage`` and ``persona``."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["stage"], "properties": {"stage": {"type": "string"}}},
+        {"required": ["persona"], "properties": {"persona": {"type": "string"}}},
+    ]})
+
+    staff_id: DbId
+    stage: Stage | None = None
+    persona: Persona | None = None
 
 
 class StaffRouteOut(StaffRouteIn):

@@ -3,6 +3,11 @@
 Passwords are hashed with scrypt from the standard library (memory-hard, no extra
 dependency). A session is a random token in an HttpOnly cookie; the database keeps
 only its SHA-256, so a copy of the database cannot be used to log in.
+
+Wrong passwords lock an account for the address they came from only (a StaffLockout
+row: the lock and its record), for longer each time that pair is locked again within a
+day; so someone guessing from one address cannot lock the real user out from another.
+Admins unlock (``unlock``: the API and ``python -m api.cli unlock|set-password``).
 """
 from __future__ import annotations
 
@@ -14,17 +19,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from api.core.config import Settings, get_settings
 from api.db.base import utcnow
-from api.models import StaffSession, StaffUser
+from api.models import StaffLockout, StaffSession, StaffUser
 from api.models.staff import ROLES
+from api.services import rate_limits
 
 SESSION_COOKIE = "hx_staff"
 MIN_PASSWORD_CHARS = 10
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 5
+# Earlier locks of the same account and address within this long make the next one longer.
+LOCK_MEMORY = timedelta(days=1)
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 
@@ -34,9 +41,29 @@ class AuthError(Exception):
 
 
 class AccountLocked(AuthError):
-    def __init__(self, until: datetime):
+    def __init__(self, until: datetime, now: datetime):
         super().__init__("登录失败次数过多，请稍后再试")
         self.until = until
+        self.retry_after = max(1, int((until - now).total_seconds()) + 1)
+
+
+@dataclass(frozen=True)
+class LockPolicy:
+    """How wrong passwords lock an account for one address (HX_LOGIN_LOCK_*)."""
+
+    after_failures: int = 5
+    failure_window_seconds: float = 900.0
+    first_lock_seconds: float = 300.0
+    max_lock_seconds: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LockPolicy:
+        return cls(settings.login_lock_after_failures, settings.login_failure_window_seconds,
+                   settings.login_lock_seconds, settings.login_lock_max_seconds)
+
+    def lock_seconds(self, earlier_locks: int) -> float:
+        """Doubled for each earlier lock of the same account and address."""
+        return min(self.first_lock_seconds * 2 ** min(earlier_locks, 30), self.max_lock_seconds)
 
 
 @dataclass(frozen=True)
@@ -75,17 +102,17 @@ def verify_password(password: str, stored: str) -> bool:
 
 def validate_new_account(username: str, password: str, role: str) -> None:
     if not _USERNAME.match(username):
-        raise ValueError("username must be 3–64 letters, digits, '.', '_' or '-'")
+        raise ValueError("用户名须为 3–64 个字母、数字或 . _ - 字符")
     if len(password) < MIN_PASSWORD_CHARS:
-        raise ValueError(f"password must have at least {MIN_PASSWORD_CHARS} characters")
+        raise ValueError(f"密码至少需要 {MIN_PASSWORD_CHARS} 个字符")
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        raise ValueError(f"未知的角色 {role!r}；可选：{'、'.join(ROLES)}")
 
 
 def create_staff(db: Session, username: str, password: str, role: str, display_name: str | None = None) -> StaffUser:
     validate_new_account(username, password, role)
     if db.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
-        raise ValueError(f"username {username!r} is taken")
+        raise ValueError(f"用户名 {username!r} 已被使用")
     user = StaffUser(username=username, display_name=display_name or username, role=role,
                      password_hash=hash_password(password))
     db.add(user)
@@ -95,7 +122,7 @@ def create_staff(db: Session, username: str, password: str, role: str, display_n
 
 def set_password(user: StaffUser, password: str) -> None:
     if len(password) < MIN_PASSWORD_CHARS:
-        raise ValueError(f"password must have at least {MIN_PASSWORD_CHARS} characters")
+        raise ValueError(f"密码至少需要 {MIN_PASSWORD_CHARS} 个字符")
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
 
@@ -108,23 +135,47 @@ def _digest(token: str) -> str:
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
+def _failures_key(staff_id: int, address: str) -> str:
+    return f"login-account:{staff_id}:{address}"
+
+
+def active_lockout(db: Session, staff_id: int, address: str, now: datetime) -> StaffLockout | None:
+    """The lock on logins to this account from this address, if one is in force."""
+    return db.scalars(select(StaffLockout).where(
+        StaffLockout.staff_id == staff_id, StaffLockout.address == address, StaffLockout.locked_until > now,
+        StaffLockout.unlocked_at.is_(None)).order_by(StaffLockout.locked_until.desc()).limit(1)).first()
+
+
 def login(db: Session, username: str, password: str, session_hours: float,
-          now: datetime | None = None) -> tuple[str, StaffUser]:
-    """A new session token for correct credentials. Commits (failures are counted too)."""
+          now: datetime | None = None, address: str = "unknown",
+          policy: LockPolicy | None = None) -> tuple[str, StaffUser]:
+    """A new session token for correct credentials. Commits (a lock is recorded too).
+
+    ``address`` is where the attempt came from: wrong passwords lock the account for
+    that address only (AccountLocked until the lock ends or an admin unlocks it)."""
     now = now or utcnow()
+    policy = policy or LockPolicy.from_settings(get_settings())
+    address = address[:64]
     user = db.scalar(select(StaffUser).where(StaffUser.username == username))
     if user is None or not user.active:
         verify_password(password, _DUMMY_HASH)
         raise AuthError("用户名或密码错误")
-    if user.locked_until and user.locked_until > now:
-        raise AccountLocked(user.locked_until)
+    lock = active_lockout(db, user.id, address, now)
+    if lock is not None:
+        raise AccountLocked(lock.locked_until, now)
+    key = _failures_key(user.id, address)
     if not verify_password(password, user.password_hash):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
-            user.failed_logins = 0
-        db.commit()
+        failures = rate_limits.store().record(key, policy.failure_window_seconds, rate_limits.seconds(now))
+        if failures >= policy.after_failures:
+            earlier = db.scalar(select(func.count()).select_from(StaffLockout).where(
+                StaffLockout.staff_id == user.id, StaffLockout.address == address,
+                StaffLockout.locked_at > now - LOCK_MEMORY)) or 0
+            db.add(StaffLockout(staff_id=user.id, address=address, failures=failures, locked_at=now,
+                                locked_until=now + timedelta(seconds=policy.lock_seconds(earlier))))
+            db.commit()
+            rate_limits.store().clear(key)
         raise AuthError("用户名或密码错误")
+    rate_limits.store().clear(key)
     user.failed_logins, user.locked_until = 0, None
     token = secrets.token_urlsafe(32)
     db.add(StaffSession(token_digest=_digest(token), staff_id=user.id, created_at=now,
@@ -133,6 +184,28 @@ def login(db: Session, username: str, password: str, session_hours: float,
     db.execute(delete(StaffSession).where(StaffSession.staff_id == user.id, StaffSession.expires_at <= now))
     db.commit()
     return token, user
+
+
+def unlock(db: Session, user: StaffUser, by: str, now: datetime | None = None) -> int:
+    """Lift every lock on the account (from any address); how many there were. Not
+    committed. The records stay, with who unlocked them and when."""
+    now = now or utcnow()
+    addresses = list(db.scalars(select(StaffLockout.address).where(
+        StaffLockout.staff_id == user.id, StaffLockout.locked_until > now, StaffLockout.unlocked_at.is_(None))))
+    if addresses:
+        db.execute(update(StaffLockout).where(
+            StaffLockout.staff_id == user.id, StaffLockout.locked_until > now, StaffLockout.unlocked_at.is_(None))
+            .values(unlocked_at=now, unlocked_by=by[:64]))
+    for address in set(addresses):
+        rate_limits.store().clear(_failures_key(user.id, address))
+    user.failed_logins, user.locked_until = 0, None
+    return len(addresses)
+
+
+def lockouts(db: Session, staff_id: int, limit: int = 100) -> list[StaffLockout]:
+    """The account's lockouts, newest first."""
+    return list(db.scalars(select(StaffLockout).where(StaffLockout.staff_id == staff_id)
+                           .order_by(StaffLockout.locked_at.desc(), StaffLockout.id.desc()).limit(limit)))
 
 
 def principal_for_session(db: Session, token: str, now: datetime | None = None) -> Principal | None:

@@ -10,15 +10,19 @@ while the conversation is handed back is answered by the bot (see ``unanswered_s
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from api.core.config import get_settings
 from api.db.base import utcnow
 from api.models import Conversation, ConversationEvent, Customer, Message, StaffRoute, StaffUser
-from api.services import surveys
+from api.services import rate_limits, surveys
 from api.services.auth import Principal
+
+log = logging.getLogger(__name__)
 
 # A dedicated staff member has this long to take an escalation before anyone may.
 PREFERRED_GRACE = timedelta(seconds=90)
@@ -28,6 +32,7 @@ WAITING_NEXT_TEXT = "正在为您转接人工客服，您是下一位，请稍�
 CLAIMED_TEXT = "人工客服「{name}」已接入，接下来由我为您服务。"
 HANDED_BACK_TEXT = "人工客服已离开，接下来由智能客服继续为您服务，有需要可以随时再找人工～"
 RESOLVED_TEXT = "本次服务已结束，感谢您的耐心！如还有问题，直接发消息就可以。"
+STAFF_BUSY_TEXT = "人工客服当前繁忙，暂时无法为您转接，请稍后再试；您也可以继续向智能客服提问～"
 
 
 class HandoffConflict(Exception):
@@ -77,11 +82,17 @@ def preferred_staff(db: Session, customer: Customer) -> int | None:
 def escalate(db: Session, conv: Conversation, reason: str, reply_to_id: int | None = None,
              now: datetime | None = None) -> Message | None:
     """Put a bot conversation in the queue and tell the customer where they are in it.
-    Does nothing (None) when a person already has it or it is already waiting. Not
+    Does nothing (None) when a person already has it or it is already waiting. When the
+    customer's address has entered the queue too often (HX_RATE_ESCALATIONS_PER_ADDRESS),
+    the conversation stays with the bot and the customer is told staff are busy. Not
     committed."""
     if conv.handler != "bot":
         return None
     now = now or utcnow()
+    if reason != "staff_takeover" and not _may_enter_queue(db.get(Customer, conv.customer_id), now):
+        log.warning("queue entry refused by the rate limit: conversation %s (%s)", conv.id, reason)
+        _event(db, conv, "escalation_limited", now, reason=reason)
+        return system_message(db, conv, STAFF_BUSY_TEXT, now, reply_to_id)
     conv.handler, conv.escalated_at, conv.claimed_at, conv.assigned_staff_id = "waiting", now, None, None
     conv.needs_attention, conv.attention_reason = True, reason
     conv.preferred_staff_id = preferred_staff(db, db.get(Customer, conv.customer_id))
@@ -90,6 +101,17 @@ def escalate(db: Session, conv: Conversation, reason: str, reply_to_id: int | No
     ahead = waiting_ahead(db, conv)
     return system_message(db, conv, WAITING_TEXT.format(ahead=ahead) if ahead else WAITING_NEXT_TEXT, now,
                            reply_to_id)
+
+
+def _may_enter_queue(customer: Customer | None, now: datetime) -> bool:
+    """Counts one queue entry of the customer's address (WeChat customers, who have none:
+    of the customer); False when over the limit (nothing counted)."""
+    who = rate_limits.address_key(customer.last_ip if customer else None, customer.id if customer else None)
+    try:
+        rate_limits.take(rate_limits.escalations_per_address(get_settings()), who, now)
+    except rate_limits.RateLimited:
+        return False
+    return True
 
 
 def claim(db: Session, conv: Conversation, staff: Principal, now: datetime | None = None) -> Message:

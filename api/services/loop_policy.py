@@ -31,12 +31,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.models import ReplyVariant
+from api.models.content import LOOP_MODES
 
 if TYPE_CHECKING:
     import pandas as pd
 
-AUTO, PINNED, VETOED = "auto", "pinned", "vetoed"
-MODES = (AUTO, PINNED, VETOED)
+AUTO, PINNED, VETOED = MODES = LOOP_MODES
 # What an admin setting a mode is called in the console and in the revision notes.
 MODE_LABELS = {AUTO: "恢复自动", PINNED: "固定", VETOED: "否决"}
 SEPARATOR = "|"

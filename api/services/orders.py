@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from api.db.base import utcnow
 from api.models import Customer, Order, OrderItem, Product, StageTransition
-from api.models.order import ORDER_STATUS_LABELS
+from api.models.order import ORDER_CHANNELS, ORDER_STATUS_LABELS
 from api.domain.lifecycle import NOT_PURCHASES, StageRules, stage_for
 
-CHANNELS = ("web", "wechat", "app", "store")
+CHANNELS = ORDER_CHANNELS
 
 
 class OrderError(ValueError):
@@ -53,25 +53,25 @@ def record_order(db: Session, *, customer: Customer, order_no: str, lines: list[
                  placed_at: datetime, channel: str = "web", status: str = "paid") -> Order:
     """Add an order (not committed). Raises OrderError naming the problem."""
     if status not in ORDER_STATUS_LABELS:
-        raise OrderError(f"unknown order status {status!r}; one of {', '.join(ORDER_STATUS_LABELS)}")
+        raise OrderError(f"未知的订单状态 {status!r}；可选：{'、'.join(ORDER_STATUS_LABELS)}")
     if channel not in CHANNELS:
-        raise OrderError(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
+        raise OrderError(f"未知的下单渠道 {channel!r}；可选：{'、'.join(CHANNELS)}")
     if not lines:
-        raise OrderError("an order needs at least one line")
+        raise OrderError("订单至少要有一件商品")
     if db.scalar(select(Order.id).where(Order.order_no == order_no)) is not None:
-        raise DuplicateOrder(f"order {order_no} exists already")
+        raise DuplicateOrder(f"订单 {order_no} 已存在")
     skus = {line.sku for line in lines}
     products = {p.sku: p for p in db.scalars(select(Product).where(Product.sku.in_(skus)))}
     unknown = sorted(skus - products.keys())
     if unknown:
-        raise OrderError(f"unknown product sku: {', '.join(unknown)}")
+        raise OrderError(f"未知的商品编号：{'、'.join(unknown)}")
     items = []
     for line in lines:
         if line.quantity < 1:
-            raise OrderError(f"quantity of {line.sku} must be at least 1")
+            raise OrderError(f"{line.sku} 的数量至少为 1")
         price = products[line.sku].price if line.unit_price is None else line.unit_price
         if price < 0:
-            raise OrderError(f"price of {line.sku} cannot be negative")
+            raise OrderError(f"{line.sku} 的价格不能为负数")
         items.append(OrderItem(product=products[line.sku], quantity=line.quantity, unit_price=price))
     order = Order(order_no=order_no, customer=customer, status=status, channel=channel, items=items,
                   amount=sum(i.unit_price * i.quantity for i in items), placed_at=placed_at)

@@ -12,17 +12,23 @@ bot's replies to one message are stored together), so a time alone would skip so
 Each kind is one query with a limit on its own index; the pages are merged in Python,
 so a customer with 100,000 messages costs no more than one with ten. Merge records are
 few per customer and are read whole.
+
+Messages are shown only from the conversations the staff member may read
+(api/services/access.py): an agent does not see, here either, a conversation another
+agent has claimed. Text is masked (bot.privacy.mask_text) like every staff screen.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from api.models import Conversation, CustomerMerge, Message, OfferIssuance, Order, OrderItem, StageTransition
 from api.models.order import ORDER_STATUS_LABELS
+from api.services.auth import Principal
+from api.services.access import readable
 from api.services.merge import merged_group
 from bot.privacy import mask_text
 
@@ -88,12 +94,15 @@ class Cursor:
 
 
 def customer_timeline(db: Session, customer_id: int, *, before: datetime | None = None,
-                      limit: int = 50, before_key: str | None = None) -> list[TimelineEvent]:
+                      limit: int = 50, before_key: str | None = None,
+                      staff: Principal | None = None) -> list[TimelineEvent]:
     """The newest ``limit`` events of the customer (and those merged into it) before
-    ``before`` (naive UTC; with ``before_key``, just after that event)."""
+    ``before`` (naive UTC; with ``before_key``, just after that event), as ``staff``
+    may see them (None: everything, for code that is not a staff screen)."""
     cursor = Cursor.parse(before, before_key) if before is not None else None
     group = merged_group(db, customer_id)
-    events = [*_messages(db, group, cursor, limit), *_orders(db, group, cursor, limit),
+    visible = readable(staff) if staff is not None else None
+    events = [*_messages(db, group, cursor, limit, visible), *_orders(db, group, cursor, limit),
               *_stage_changes(db, group, cursor, limit), *_offers(db, group, cursor, limit),
               *_merges(db, group, cursor)]
     events.sort(key=TimelineEvent.sort_key, reverse=True)
@@ -106,10 +115,13 @@ def _limited(query, kind: str, at_column, id_column, cursor: Cursor | None, limi
     return query.order_by(at_column.desc(), id_column.desc()).limit(limit)
 
 
-def _messages(db: Session, group: list[int], cursor: Cursor | None, limit: int) -> list[TimelineEvent]:
+def _messages(db: Session, group: list[int], cursor: Cursor | None, limit: int,
+              visible: ColumnElement[bool] | None = None) -> list[TimelineEvent]:
     query = (select(Message, Conversation.customer_id, Conversation.channel)
              .join(Conversation, Message.conversation_id == Conversation.id)
              .where(Conversation.customer_id.in_(group)))
+    if visible is not None:
+        query = query.where(visible)
     rows = db.execute(_limited(query, "message", Message.created_at, Message.id, cursor, limit))
     return [TimelineEvent("message", m.created_at, m.id, owner, {
         "conversation_id": m.conversation_id, "channel": channel, "direction": m.direction,
@@ -170,7 +182,7 @@ def _merges(db: Session, group: list[int], cursor: Cursor | None) -> list[Timeli
             event = TimelineEvent("merge", at, m.id, owner, {
                 "merge_id": m.id, "action": phase, "status": m.status, "reason": m.reason,
                 "source_id": m.source_id, "target_id": m.target_id, "other_customer_id": other,
-                "by": by, "detail": m.detail,
+                "by": by, "detail": mask_text(m.detail) if m.detail else m.detail,
             }, phase=phase)
             if cursor is None or cursor.admits(event):
                 events.append(event)

@@ -39,6 +39,7 @@ from api.services.conversations import flag
 from api.services.escalation import escalation_reason
 from api.services.merge import MergeError, find_phone, link_phone
 from api.services.offers import current_issuance
+from api.services.turn_stats import turns as turn_stats
 from bot.privacy import mask_identifier
 from bot.rasa_client import BotTurn, BotUnavailable, RasaClient
 from bot.text import text_for_nlu
@@ -136,11 +137,15 @@ async def answer(db: Session, rasa: RasaClient, conv: Conversation, inbound: Mes
     try:
         turn = await rasa.send(conv.id, text_for_nlu(inbound.text), metadata)
     except BotUnavailable as exc:
+        # /api/health reports failing turns (api/services/turn_stats.py)
+        turn_stats.record("bot_timeout" if "Timeout" in str(exc) else "bot_unavailable")
         log.warning("bot unavailable in conversation %s: %s", mask_identifier(conv.id, 8), exc)
         return await run_in_threadpool(_store_unanswered, db, conv, inbound, "bot_unavailable")
     if not turn.replies:
+        turn_stats.record("bot_no_reply")
         log.warning("bot gave no reply in conversation %s", mask_identifier(conv.id, 8))
         return await run_in_threadpool(_store_unanswered, db, conv, inbound, "bot_no_reply")
+    turn_stats.record()
     return await run_in_threadpool(_store_bot_turn, db, conv, inbound, turn, context)
 
 

@@ -41,6 +41,14 @@ def settings_env(tmp_path, monkeypatch):
     monkeypatch.setenv("HX_INTERNAL_TOKEN", INTERNAL)
     monkeypatch.setenv("HX_ADMIN_TOKEN", ADMIN)
     monkeypatch.setenv("HX_IDENTITY_SECRET", IDENTITY)
+    # Tests not about the per-client limits send many messages and sessions from one
+    # client; tests about them set their own (api/services/rate_limits.py).
+    for name in ("HX_RATE_MESSAGES_PER_CUSTOMER", "HX_RATE_NEW_SESSIONS_PER_ADDRESS",
+                 "HX_RATE_ESCALATIONS_PER_ADDRESS"):
+        monkeypatch.setenv(name, "10000")
+    from api.services import rate_limits
+
+    rate_limits.reset()
     _clear_caches()
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.attributes["configure_logger"] = False

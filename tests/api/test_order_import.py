@@ -76,7 +76,7 @@ def test_missing_columns_and_existing_orders(db):
     assert report.errors == [(1, "missing columns: customer_ref, placed_at, channel, status, quantity, unit_price")]
     again = "DD202611150001,demo-1001,2026-11-01T10:00:00,web,paid,TEA-001,1,\n"
     report = import_orders(db, io.StringIO(HEADER + again), StageRules())
-    assert "exists already" in report.errors[0][1]
+    assert "已存在" in report.errors[0][1]
 
 
 def test_command_line(settings_env, db, tmp_path, capsys):

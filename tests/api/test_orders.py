@@ -51,7 +51,7 @@ def test_bad_orders_are_refused_with_a_reason_and_nothing_is_written(client, db)
     cid = new_customer(client)
     assert order(client, cid, "DD209900000201").status_code == 201
     cases = [
-        (order(client, cid, "DD209900000201"), 409, "exists already"),
+        (order(client, cid, "DD209900000201"), 409, "已存在"),
         (order(client, cid, "DD209900000202", items=[{"sku": "NOPE-1", "quantity": 1}]), 422, "NOPE-1"),
         (order(client, cid, "DD209900000203", channel="fax"), 422, "channel"),
         (order(client, cid, "DD209900000204", status="teleported"), 422, "status"),

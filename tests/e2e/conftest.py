@@ -3,15 +3,17 @@ offline fake of WeChat's servers — started once for the end-to-end and browser
 free ports and a temporary data folder."""
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
 
 from api.services.identity import user_hash
-from ops.stack import Ports, Stack, new_wechat_sim_credentials
+from ops.stack import NO_CLIENT_LIMITS, Ports, Stack, new_wechat_sim_credentials
 from ops.train import ensure_model
 
 
@@ -25,7 +27,9 @@ def free_port() -> int:
 def stack(tmp_path_factory):
     tokens = {"HX_INTERNAL_TOKEN": secrets.token_urlsafe(16), "HX_ADMIN_TOKEN": secrets.token_urlsafe(16),
               "HX_IDENTITY_SECRET": secrets.token_urlsafe(16), "HX_ADMIN_PASSWORD": secrets.token_urlsafe(12),
-              **new_wechat_sim_credentials()}
+              **new_wechat_sim_credentials(),
+              # Every simulated customer comes from 127.0.0.1 (limits: tests/e2e/test_client_address.py).
+              **NO_CLIENT_LIMITS}
     s = Stack(model=ensure_model(), var_dir=tmp_path_factory.mktemp("stack"),
               ports=Ports(service=free_port(), rasa=free_port(), actions=free_port(), wechat_sim=free_port()),
               secrets_env=tokens)
@@ -91,3 +95,27 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         yield b
         b.close()
+
+
+# Generic shapes, bounded by anything alphanumeric (hex ids and timestamps are not data).
+SHAPES = {
+    "phone": re.compile(r"(?<![0-9A-Za-z])1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?![0-9A-Za-z])"),
+    "ID card": re.compile(r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+                          r"\d{3}[\dXx](?![0-9A-Za-z])"),
+    "e-mail": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+}
+SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|KEY")
+
+
+def personal_data_in_logs(var_dir: Path, secrets_env: dict[str, str], planted: tuple[str, ...] = ()) -> list[tuple]:
+    """Every phone number, ID-card number, e-mail address (by shape), planted value and
+    installation secret found in the logs under ``var_dir``: (file, kind, what)."""
+    secret_values = {k: v for k, v in secrets_env.items() if SECRET_NAME.search(k) and len(v) >= 8}
+    hits = []
+    for path in sorted(p for p in Path(var_dir).rglob("*.log") if p.is_file()):
+        text = path.read_text(errors="replace")
+        hits += [(path.name, "planted", value) for value in planted if value in text]
+        for kind, shape in SHAPES.items():
+            hits += [(path.name, kind, m.group(0)) for m in shape.finditer(text)]
+        hits += [(path.name, "secret", name) for name, value in secret_values.items() if value in text]
+    return hits

@@ -12,7 +12,9 @@ import psutil
 import pytest
 
 from ops.paths import ROOT
-from tests.e2e.conftest import free_port
+from dotenv import dotenv_values
+
+from tests.e2e.conftest import free_port, personal_data_in_logs
 
 pytestmark = pytest.mark.e2e
 
@@ -55,3 +57,8 @@ def test_run_starts_everything_prints_urls_and_stops_cleanly(tmp_path):
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [c.cmdline() for c in alive]
     assert (tmp_path / "secrets.env").stat().st_mode & 0o077 == 0  # secrets readable by owner only
+    # The last test of the run: the product's own logs (demo seed, first analytics run,
+    # a WeChat chat through the fake) hold no personal data and none of its secrets.
+    assert list(tmp_path.rglob("*.log")), "the run wrote no logs"
+    hits = personal_data_in_logs(tmp_path, dotenv_values(tmp_path / "secrets.env"))
+    assert not hits, hits[:20]
