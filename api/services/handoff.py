@@ -91,7 +91,7 @@ def escalate(db: Session, conv: Conversation, reason: str, reply_to_id: int | No
     now = now or utcnow()
     if reason != "staff_takeover" and not _may_enter_queue(db.get(Customer, conv.customer_id), now):
         log.warning("queue entry refused by the rate limit: conversation %s (%s)", conv.id, reason)
-        _event(db, conv, "escalation_limited", now, reason=reason)
+        _event(db, conv, "queue_limited", now, reason=reason)
         return system_message(db, conv, STAFF_BUSY_TEXT, now, reply_to_id)
     conv.handler, conv.escalated_at, conv.claimed_at, conv.assigned_staff_id = "waiting", now, None, None
     conv.needs_attention, conv.attention_reason = True, reason

@@ -250,7 +250,7 @@ def test_queue_entries_per_address_are_limited_politely(client, db, rasa, monkey
     assert count(db, Conversation, Conversation.handler == "waiting") == 2
     assert count(db, Message, Message.conversation_id == conv, Message.author == "customer") == 1
     assert db.scalars(select(ConversationEvent.kind).where(ConversationEvent.conversation_id == conv)).all() \
-        == ["escalation_limited"]
+        == ["queue_limited"]
     # Customers from elsewhere still reach a person.
     _, replies = asks_for_a_person(browser(client, "192.0.2.21"), rasa)
     assert "转接人工客服" in replies[-1]["text"]
