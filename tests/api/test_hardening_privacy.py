@@ -10,16 +10,14 @@ import uuid
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from api.models import Conversation, ConversationEvent, Customer, FollowUpTask, Message, Survey
-from api.services.auth import create_staff
 from api.services.turn_stats import turns as turn_stats
 from bot.privacy import MaskPersonalData, installation_secrets, mask_text
 from tests.api.conftest import ADMIN, marked
+from tests.api.test_handoff import agents, staff_client  # noqa: F401 - a fixture, a logged-in staff browser
 
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
-FETCH = {"X-Requested-With": "fetch"}
 PII = "我的电话号码13812345678，身份证11010519491231002X，邮箱 zhang.san@example.com，旧证110105491231002"
 SECRETS = ("13812345678", "11010519491231002X", "110105491231002", "zhang.san@example.com")
 
@@ -91,23 +89,6 @@ def test_the_log_filter_masks_every_line_and_traceback():
 
 # --- screens: agents and admins -----------------------------------------------------------
 
-@pytest.fixture
-def agents(db):
-    a = create_staff(db, "agent1", "agent-password-1", "agent", "小李")
-    b = create_staff(db, "agent2", "agent-password-2", "agent", "小王")
-    db.commit()
-    return {"agent1": a.id, "agent2": b.id}
-
-
-def login(client, username: str) -> TestClient:
-    other = TestClient(client.app)
-    resp = other.post("/api/auth/login", json={"username": username,
-                                               "password": username.replace("agent", "agent-password-")})
-    assert resp.status_code == 200, resp.text
-    other.headers.update(FETCH)
-    return other
-
-
 def escalate(client, rasa, text: str = "转人工") -> str:
     conv = client.post("/api/web/session", json={}).json()["conversation"]["id"]
     rasa.reply = lambda body: httpx.Response(200, json=marked("好的，正在为您转接人工", "utter_handoff", "request_human"))
@@ -117,7 +98,7 @@ def escalate(client, rasa, text: str = "转人工") -> str:
 
 def test_staff_screens_mask_id_cards_and_e_mails_for_agents_and_admins(client, rasa, agents):
     conv = escalate(client, rasa)
-    agent = login(client, "agent1")
+    agent = staff_client(client, "agent1")
     assert agent.post(f"/api/staff/conversations/{conv}/claim").status_code == 200
     client.post(f"/api/web/conversations/{conv}/messages", json={"text": PII})
     screens = {"agent": agent.get(f"/api/staff/conversations/{conv}").json(),
@@ -226,7 +207,7 @@ def test_agents_read_the_same_conversations_on_every_route(client, db, agents):
                         detail="别人会话的差评", status="done", done_by=agents["agent2"], outcome="已回访"))
     db.commit()
 
-    agent = login(client, "agent1")
+    agent = staff_client(client, "agent1")
     assert agent.get(f"/api/staff/conversations/{others.id}").status_code == 404
     for conv in (mine, waiting, followed):
         assert agent.get(f"/api/staff/conversations/{conv.id}").status_code == 200, conv.id
@@ -239,7 +220,7 @@ def test_agents_read_the_same_conversations_on_every_route(client, db, agents):
     assert [t["detail"] for t in agent.get("/api/staff/follow-ups").json()] == ["待回访的差评"]
     assert agent.get("/api/staff/follow-ups", params={"status": "done"}).json() == []
     # The agent who did it, and admins, still read it all.
-    assert len(login(client, "agent2").get("/api/staff/follow-ups", params={"status": "done"}).json()) == 1
+    assert len(staff_client(client, "agent2").get("/api/staff/follow-ups", params={"status": "done"}).json()) == 1
     admin_timeline = json.dumps(client.get(f"/api/customers/{customer.id}/timeline", headers=ADMIN_AUTH).json(),
                                 ensure_ascii=False)
     assert "别人接待中的消息" in admin_timeline
