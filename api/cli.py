@@ -116,11 +116,18 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _staff_user(db, username: str) -> StaffUser | None:
+    """The staff account, or None after saying on stderr that there is none."""
+    user = db.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        print(f"no staff account {username!r}", file=sys.stderr)
+    return user
+
+
 def cmd_set_password(args: argparse.Namespace) -> int:
     with get_sessionmaker()() as db:
-        user = db.scalar(select(StaffUser).where(StaffUser.username == args.username))
+        user = _staff_user(db, args.username)
         if user is None:
-            print(f"no staff account {args.username!r}", file=sys.stderr)
             return 1
         try:
             set_password(user, _new_password())
@@ -135,9 +142,8 @@ def cmd_set_password(args: argparse.Namespace) -> int:
 
 def cmd_unlock(args: argparse.Namespace) -> int:
     with get_sessionmaker()() as db:
-        user = db.scalar(select(StaffUser).where(StaffUser.username == args.username))
+        user = _staff_user(db, args.username)
         if user is None:
-            print(f"no staff account {args.username!r}", file=sys.stderr)
             return 1
         lifted = unlock(db, user, by="cli")
         db.commit()
