@@ -200,6 +200,20 @@ class Stack:
                 raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
             if pending:
                 time.sleep(0.5)
+        if "rasa" in self.procs and "service" in self.procs:
+            self.warm_up_bot()
+
+    def warm_up_bot(self, timeout: float = 120) -> None:
+        """One turn through Rasa before any customer's: its first prediction builds the
+        TensorFlow graphs of DIET, the response selector and TED, which can take longer
+        than the service waits for a turn (HX_BOT_TIMEOUT_SECONDS) on a busy machine.
+        The turn goes to Rasa's REST channel under its own sender id ("hx-warmup"), so no
+        customer, conversation or message is created in the service."""
+        try:
+            httpx.post(f"{self.rasa_url}/webhooks/rest/webhook",
+                       json={"sender": "hx-warmup", "message": "你好"}, timeout=timeout)
+        except httpx.HTTPError:
+            pass  # a cold first turn is slower, not broken: the stack still runs
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = self.log_path(name)
