@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,24 @@ from bot.order_text import order_detail as detail_for_status
 log = logging.getLogger(__name__)
 # Dates are told to the customer in the shop's time zone; the service sends UTC.
 SHOP_TZ = ZoneInfo(os.environ.get("HX_SHOP_TIMEZONE", "Asia/Shanghai"))
+# The shop's order numbers: DD + 12 digits. Anything else the NLU tagged as order_no (an
+# ID-card or phone number, say) is never repeated to the customer nor sent on.
+ORDER_NO = re.compile(r"DD\d{12}")
+
+
+def well_formed_order_no(value: object) -> str | None:
+    """The order number in canonical form ("dd2026…" → "DD2026…"), or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    candidate = value.strip().upper()
+    return candidate if ORDER_NO.fullmatch(candidate) else None
+
+
+def order_no_in_message(tracker: Tracker) -> tuple[str | None, bool]:
+    """(the well-formed order number in the latest message, whether something else was tagged as one)."""
+    values = list(tracker.get_latest_entity_values("order_no"))
+    found = next((no for no in map(well_formed_order_no, values) if no), None)
+    return found, bool(values) and found is None
 
 
 def _day(value: str | None) -> str:
@@ -57,8 +76,11 @@ class ActionOrderStatus(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         # Only a number in this very message counts: a slot left from an earlier
         # question would answer about the wrong order.
-        order_no = next(tracker.get_latest_entity_values("order_no"), None)
-        order_no = order_no.upper() if order_no else None
+        order_no, malformed = order_no_in_message(tracker)
+        if malformed:
+            # Say what an order number looks like, without the digits that were sent.
+            dispatcher.utter_message(response="utter_order_no_invalid")
+            return []
         customer_id = customer_id_of(tracker)
         if customer_id is None:
             dispatcher.utter_message(response="utter_ask_order_no")

@@ -1,4 +1,8 @@
-"""Recommendations: "customers who bought X also bought Y"; the service picks the products."""
+"""Recommendations: "customers who bought X also bought Y"; the service picks the products.
+
+The customer's message goes along: a product they name ("买了龙井配什么杯子好") anchors
+the rules on it (reason ``anchored``), a kind of goods ("有什么保温杯推荐") gets that
+category's best sellers (reason ``category``)."""
 from __future__ import annotations
 
 import logging
@@ -50,7 +54,8 @@ class ActionRecommend(Action):
             dispatcher.utter_message(response="utter_no_recommendation")
             return []
         try:
-            found = await self.api.recommendations(customer_id, HOW_MANY)
+            text = ((tracker.latest_message or {}).get("text") or "").strip()
+            found = await self.api.recommendations(customer_id, HOW_MANY, text=text or None)
         except ServiceUnavailable as exc:
             # A suggestion is not worth a person's time: say there is none rather than hand over.
             log.warning("recommendations failed: %s", exc)
@@ -59,9 +64,12 @@ class ActionRecommend(Action):
         products = (found or {}).get("products") or []
         if not products:
             dispatcher.utter_message(response="utter_no_recommendation")
-        elif found.get("reason") == "also_bought" and because_text(products):
+        elif found.get("reason") in ("also_bought", "anchored") and because_text(products):
             dispatcher.utter_message(response="utter_recommend", products=product_list(products),
                                      because=because_text(products))
+        elif found.get("reason") == "category" and found.get("category"):
+            dispatcher.utter_message(response="utter_recommend_category", products=product_list(products),
+                                     category=str(found["category"]))
         else:
             dispatcher.utter_message(response="utter_recommend_popular", products=product_list(products))
         return []

@@ -8,6 +8,8 @@ from typing import Any
 import aiohttp
 
 TIMEOUT = aiohttp.ClientTimeout(total=3)
+# The service's bound on a customer's message passed as a query parameter.
+MAX_TEXT = 500
 
 
 class ServiceUnavailable(Exception):
@@ -33,7 +35,7 @@ class ServiceAPI:
                                            headers=headers) as resp:
                     if resp.status == 404:
                         return None
-                    if resp.status != 200:
+                    if not 200 <= resp.status < 300:
                         raise ServiceUnavailable(f"service answered HTTP {resp.status} for {path}")
                     return await resp.json()
         # On Python 3.10 (the bot environment) asyncio.TimeoutError is not the built-in
@@ -55,5 +57,31 @@ class ServiceAPI:
         return await self._call("POST", f"/internal/customers/{customer_id}/offers/claim",
                                 json={"conversation_id": conversation_id})
 
-    async def recommendations(self, customer_id: int, k: int = 3) -> dict[str, Any] | None:
-        return await self._get(f"/internal/customers/{customer_id}/recommendations", {"k": k})
+    async def recommendations(self, customer_id: int, k: int = 3, text: str | None = None) -> dict[str, Any] | None:
+        params: dict[str, Any] = {"k": k}
+        if text:
+            # The service anchors on a product or category the customer named.
+            params["text"] = text[:MAX_TEXT]
+        return await self._get(f"/internal/customers/{customer_id}/recommendations", params)
+
+    # Answers: {"response": <domain.yml response>, "slots": {<its variables>}, ...}.
+    async def product_answer(self, customer_id: int, text: str, intent: str | None,
+                             last_sku: str | None) -> dict[str, Any] | None:
+        return await self._get(f"/internal/customers/{customer_id}/product-answer",
+                               {"text": text[:MAX_TEXT], "intent": intent or "", "last_sku": last_sku or ""})
+
+    async def account_answer(self, customer_id: int, text: str) -> dict[str, Any] | None:
+        return await self._get(f"/internal/customers/{customer_id}/account-answer", {"text": text[:MAX_TEXT]})
+
+    # Self-service requests on orders (return / cancel / address).
+    async def check_request(self, customer_id: int, kind: str, order_no: str | None) -> dict[str, Any] | None:
+        params = {"kind": kind}
+        if order_no:
+            params["order_no"] = order_no  # else the service picks the only eligible order
+        return await self._get(f"/internal/customers/{customer_id}/service-requests/check", params)
+
+    async def create_request(self, customer_id: int, request: dict[str, Any]) -> dict[str, Any] | None:
+        return await self._call("POST", f"/internal/customers/{customer_id}/service-requests", json=request)
+
+    async def request_status(self, customer_id: int, limit: int = 3) -> dict[str, Any] | None:
+        return await self._get(f"/internal/customers/{customer_id}/service-requests", {"limit": limit})

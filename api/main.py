@@ -31,7 +31,9 @@ from api.channels import wechat
 from api.channels.wechat import WeChatChannel
 from api.channels.wechat_inbox import WeChatInbox
 from api.channels.wechat_sender import run_sender
-from api.routes import customers, follow_ups, health, internal, labels, nlg, orders, staff, surveys
+from api.routes import catalogue, customers, follow_ups, health, internal, labels, nlg, orders, staff, surveys
+from api.routes import service_requests
+from api.services import product_answers
 from api.routes import workspace as workspace_routes
 from api.services import live
 from api.services.responses import ResponseCatalog
@@ -69,6 +71,17 @@ async def _warm_sentiment() -> None:
         await run_in_threadpool(get_classifier)
     except Exception:  # noqa: BLE001 - escalation and surveys try again when they need it
         logging.getLogger(__name__).exception("could not load the sentiment model")
+    try:
+        # The catalogue's product keys (jieba words of every name) are built once per
+        # process: now, not in the first customer's product question.
+        await run_in_threadpool(_load_catalogue)
+    except Exception:  # noqa: BLE001 - the first product question loads it again
+        logging.getLogger(__name__).exception("could not load the catalogue")
+
+
+def _load_catalogue() -> None:
+    with get_sessionmaker()() as db:
+        product_answers.catalogue(db)
 
 
 async def _reload_variants(store: VariantStore, every_seconds: float) -> None:
@@ -294,6 +307,9 @@ def create_app() -> FastAPI:
     app.include_router(workspace_routes.router)
     app.include_router(follow_ups.router)
     app.include_router(labels.router)
+    app.include_router(catalogue.router)
+    app.include_router(service_requests.internal_router)
+    app.include_router(service_requests.staff_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bot.privacy import mask_id_card
+
 MAX_CHARS = 2000
 
 _SPACES = re.compile(r"\s+")
@@ -49,7 +51,28 @@ def unreadable_character(text: str) -> str | None:
     return None
 
 
+# A phone or ID-card number typed alone, perhaps after a few words naming it
+# ("手机号：138 1234 5678"). Not language: the model would guess (it read them as goodbye).
+_CONTACT_WORDS = r"(?:我的|我|的|是|手机|电话|号码|手机号|联系方式|身份证|身份证号|证件号|[:：,，。.\s])*"
+_PHONE_ALONE = re.compile(r"^" + _CONTACT_WORDS + r"1[3-9]\d[ -]?\d{4}[ -]?\d{4}[。.!！~～]*$")
+_ID_ALONE = re.compile(r"^" + _CONTACT_WORDS + r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])"
+                       r"(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx][。.!！~～]*$")
+# Rasa reads "/intent{...}" as a command that sets the intent and entities; a customer's
+# text must never start one.
+_COMMAND_PREFIX = re.compile(r"^/+")
+
+
 def text_for_nlu(text: str) -> str:
     """What Rasa sees: full-width letters and digits folded (ＤＤ２０２６… -> DD2026…),
-    runs of white space collapsed, since JiebaTokenizer turns spaces into tokens."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    runs of white space collapsed, since JiebaTokenizer turns spaces into tokens.
+
+    A phone or ID-card number typed alone becomes the intent command ``/inform_phone``
+    or ``/inform_id_number``: the answer is certain, and the number itself never reaches
+    Rasa's tracker store. ID-card numbers inside a longer message are masked for the
+    same reason (nothing the bot does needs one)."""
+    text = _SPACES.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    if _PHONE_ALONE.match(text):
+        return "/inform_phone"
+    if _ID_ALONE.match(text):
+        return "/inform_id_number"
+    return _COMMAND_PREFIX.sub("", mask_id_card(text) or "").strip()

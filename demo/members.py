@@ -1,4 +1,5 @@
-"""Demo data for a small shop: products, three members and their orders.
+"""Demo data for a small shop: products (with their facts, ``demo/catalogue.py``), three
+members and their orders.
 
 ``python -m demo seed`` adds it once (it does nothing when products exist). The members
 log in to the web chat through the signed user id of ``api.services.identity.user_hash``.
@@ -15,8 +16,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from demo.catalogue import product_facts, product_qas
 from demo.shop import generate_demo_shop
-from api.models import Customer, CustomerIdentity, Order, OrderItem, Product
+from api.models import Customer, CustomerIdentity, Order, OrderItem, Product, ProductQA
 from api.domain.lifecycle import StageRules
 
 PRODUCTS = [
@@ -55,7 +57,8 @@ def seed(db: Session, now: datetime | None = None, *, demo_customers: int = 0,
     if db.scalar(select(Product.id).limit(1)) is not None:
         return False
     now = now or datetime.utcnow()
-    products = {sku: Product(sku=sku, name=name, category=cat, price=Decimal(price))
+    products = {sku: Product(sku=sku, name=name, category=cat, price=Decimal(price), **product_facts(sku),
+                             qas=[ProductQA(question=q, answer=a) for q, a in product_qas(sku)])
                 for sku, name, cat, price in PRODUCTS}
     db.add_all(products.values())
     for user_id, name, points, orders in MEMBERS:

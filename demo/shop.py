@@ -4,7 +4,8 @@ one vectorised pipeline, read top to bottom.)
 
 ``generate_demo_shop(db, customers=400)`` adds
 
-- a catalogue of 42 products in 8 categories (the 12 of ``demo/members.py`` are reused);
+- a catalogue of 42 products in 8 categories (the 12 of ``demo/members.py`` are reused),
+  each with the facts of ``demo/catalogue.py`` (description, attributes, aliases, stock, Q&A);
 - customers in every lifecycle stage of ``api/domain/lifecycle.py``, in the mix of
   ``STAGE_MIX``, each with the stage ``stage_for`` gives their paid orders and one
   ``StageTransition`` (prospect → stage, trigger ``import``);
@@ -40,10 +41,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from api.db.base import utcnow
-from api.models import Customer, CustomerIdentity, Order, OrderItem, Product, StageTransition
+from api.models import Customer, CustomerIdentity, Order, OrderItem, Product, ProductQA, StageTransition
 from api.models.customer import STAGES
 from api.domain.lifecycle import NOT_PURCHASES, StageRules, stage_for
 from demo.bulk import CHINA, HOUR_WEIGHT, reserve_ids, write_rows
+from demo.catalogue import product_facts, product_qas
 
 # (sku, name, category, price); the first twelve are demo/members.py's.
 CATALOG = [
@@ -452,11 +454,15 @@ def _ensure_catalog(db: Session) -> list[tuple[int, str, str, int]]:
     """The catalogue as (id, sku, category, price in fen); adds the products that are missing."""
     skus = [sku for sku, *_ in CATALOG]
     have = set(db.scalars(select(Product.sku).where(Product.sku.in_(skus))))
-    missing = [{"sku": s, "name": n, "category": c, "price": Decimal(p)}
+    missing = [{"sku": s, "name": n, "category": c, "price": Decimal(p), **product_facts(s)}
                for s, n, c, p in CATALOG if s not in have]
     if missing:
         db.execute(insert(Product.__table__), missing)
     rows = {p.sku: p for p in db.scalars(select(Product).where(Product.sku.in_(skus)))}
+    qas = [{"product_id": rows[m["sku"]].id, "question": q, "answer": a}
+           for m in missing for q, a in product_qas(m["sku"])]
+    if qas:
+        db.execute(insert(ProductQA.__table__), qas)
     # Existing rows keep their own category and price; an unknown category counts as 家居.
     return [(rows[s].id, s, rows[s].category if rows[s].category in CATEGORIES else "家居",
              int(round(rows[s].price * 100))) for s in skus]

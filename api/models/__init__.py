@@ -9,7 +9,8 @@ from api.models.conversation import Conversation, ConversationEvent, Message
 from api.models.customer import Customer, CustomerIdentity, CustomerMerge, StageTransition
 from api.models.feedback import FollowUpTask, Survey
 from api.models.job import JobRun
-from api.models.order import Order, OrderItem, Product
+from api.models.order import Order, OrderItem, Product, ProductQA
+from api.models.service_request import ServiceRequest
 from api.models.staff import CannedReply, StaffLockout, StaffRoute, StaffSession, StaffUser
 from api.models import hooks  # noqa: F401,E402 - attaches the session hooks
 
@@ -34,7 +35,9 @@ __all__ = [
     "OutboundDelivery",
     "OrderItem",
     "Product",
+    "ProductQA",
     "ReplyVariant",
+    "ServiceRequest",
     "StaffLockout",
     "StaffRoute",
     "StaffSession",

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, Numeric, String
+from sqlalchemy import JSON, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.db.base import Base, utcnow
@@ -26,6 +26,12 @@ ORDER_STATUS_LABELS = {
 
 
 class Product(Base):
+    """A product of the shop's catalogue, with what customers ask about it.
+
+    ``attributes`` maps an attribute's Chinese name to its value as the shop writes it
+    ({"容量": "500ml", "是否可装开水": "可以"}); ``aliases`` are other names customers use
+    (["保温杯", "不锈钢杯"]). Both are found in chat messages without retraining the bot.
+    """
     __tablename__ = "products"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,6 +39,30 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(128))
     category: Mapped[str] = mapped_column(String(32))
     price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    description: Mapped[str] = mapped_column(Text, default="")
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
+    aliases: Mapped[list] = mapped_column(JSON, default=list)
+    stock: Mapped[int] = mapped_column(default=0)
+    on_sale: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64), default="system")
+
+    qas: Mapped[list[ProductQA]] = relationship(back_populates="product", cascade="all, delete-orphan",
+                                                order_by="ProductQA.id")
+
+
+class ProductQA(Base):
+    """An admin-written question and answer about one product ("能装开水吗" → "可以…")."""
+    __tablename__ = "product_qas"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    question: Mapped[str] = mapped_column(String(200))
+    answer: Mapped[str] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(64), default="system")
+
+    product: Mapped[Product] = relationship(back_populates="qas")
 
 
 class Order(Base):

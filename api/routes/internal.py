@@ -1,8 +1,8 @@
-"""What the action server may read (one customer's state, orders and product recommendations) and
-do (claim an offer)."""
+"""What the action server may read (one customer's state, orders, product recommendations, answers
+about products and their own account) and do (claim an offer)."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -16,19 +16,22 @@ from api.deps import DbDep, SettingsDep, require_internal
 from api.models import Customer, Order, OrderItem
 from api.models.order import ORDER_STATUS_LABELS
 from api.schemas.internal import (
+    AccountAnswerOut,
     CustomerState,
     OfferClaimIn,
     OfferClaimOut,
     OrderLine,
     OrdersOut,
     OrderView,
+    ProductAnswerOut,
     RecommendationsOut,
     RecommendedProduct,
 )
-from api.services import offers
+from api.services import account, offers, product_answers
 from api.services.merge import live_customer
 from api.services.recommendations import recommendations_for
 
+MAX_TEXT = 500  # a customer's message, as the chat channels bound it
 router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)])
 
 
@@ -95,13 +98,46 @@ def claim_offer(customer_id: DbId, body: OfferClaimIn, db: DbDep, settings: Sett
 
 @router.get("/customers/{customer_id}/recommendations", response_model=RecommendationsOut)
 def customer_recommendations(customer_id: DbId, db: DbDep,
-                             k: Annotated[int, Query(ge=1, le=10)] = 3) -> RecommendationsOut:
-    """Up to ``k`` products the customer has not bought (action_recommend): "also bought"
-    from the basket rules, else the best sellers of their stage (``reason: popular``)."""
+                             k: Annotated[int, Query(ge=1, le=10)] = 3,
+                             text: Annotated[str | None, Query(max_length=MAX_TEXT)] = None) -> RecommendationsOut:
+    """Up to ``k`` available products (action_recommend): for the product or kind the
+    customer's message ``text`` names (``reason: anchored`` / ``category``), else "also
+    bought" from the basket rules, else the best sellers of their stage (``popular``)."""
     customer = _customer(db, customer_id)
-    found = recommendations_for(db, customer, k)
-    return RecommendationsOut(reason=found.reason, stage=customer.stage, products=[
+    found = recommendations_for(db, customer, k, text=text)
+    return RecommendationsOut(reason=found.reason, stage=customer.stage, category=found.category, products=[
         RecommendedProduct(sku=s.product.sku, name=s.product.name, price=s.product.price,
                            confidence=s.confidence, lift=s.lift, because=s.because, sold=s.sold)
         for s in found.products
     ])
+
+
+def _shop_time(settings) -> tuple[ZoneInfo, datetime]:
+    return ZoneInfo(settings.shop_timezone), utcnow()
+
+
+@router.get("/customers/{customer_id}/product-answer", response_model=ProductAnswerOut)
+def product_answer(customer_id: DbId, db: DbDep, settings: SettingsDep,
+                   text: Annotated[str, Query(max_length=MAX_TEXT)] = "",
+                   intent: Annotated[str | None, Query(max_length=64)] = None,
+                   last_sku: Annotated[str | None, Query(max_length=32)] = None) -> ProductAnswerOut:
+    """The answer to a question about a product (action_product_answer), from the
+    catalogue: price, stock, an attribute, the closest Q&A, an overview — or that the
+    product or the fact is unknown. ``last_sku`` is the product of the conversation's
+    previous answer, for "这个 / 它"."""
+    customer = _customer(db, customer_id)
+    tz, now = _shop_time(settings)
+    found = product_answers.answer(db, customer, text, intent, last_sku or None,
+                                   now.replace(tzinfo=timezone.utc).astimezone(tz).date(), now, tz)
+    return ProductAnswerOut(response=found.response, slots=found.slots, sku=found.sku)
+
+
+@router.get("/customers/{customer_id}/account-answer", response_model=AccountAnswerOut)
+def account_answer(customer_id: DbId, db: DbDep, settings: SettingsDep,
+                   text: Annotated[str, Query(max_length=MAX_TEXT)] = "") -> AccountAnswerOut:
+    """Points, member level or coupons held, from the customer's own account
+    (action_account); anonymous visitors are told how to sign in."""
+    customer = _customer(db, customer_id)
+    tz, now = _shop_time(settings)
+    found = account.answer(db, customer, text, now, tz)
+    return AccountAnswerOut(response=found.response, slots=found.slots)

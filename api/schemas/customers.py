@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.service_requests import ServiceRequestEvent
 from api.schemas.types import DbId, InputModel, StaffText, UtcDatetime
 
 
@@ -97,7 +98,7 @@ class TimelineEventOut(BaseModel):
     """One event; the field named like ``kind`` holds its details."""
 
     key: str  # e.g. "message:123"; pass it back as ``before_event`` to page on
-    kind: Literal["message", "order", "stage_change", "offer", "merge"]
+    kind: Literal["message", "order", "stage_change", "offer", "merge", "service_request"]
     at: UtcDatetime
     customer_id: int  # whose record it is: a merged-away customer's events keep its id
     message: MessageEvent | None = None
@@ -105,6 +106,7 @@ class TimelineEventOut(BaseModel):
     stage_change: StageChangeEvent | None = None
     offer: OfferEvent | None = None
     merge: MergeEvent | None = None
+    service_request: ServiceRequestEvent | None = None
 
 
 class TimelinePage(BaseModel):

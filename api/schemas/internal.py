@@ -52,13 +52,26 @@ class RecommendedProduct(BaseModel):
     sku: str
     name: str
     price: Decimal
-    confidence: float | None = None  # also_bought: of the best rule behind it
+    confidence: float | None = None  # also_bought / anchored: of the best rule behind it
     lift: float | None = None
-    because: list[str] = []  # also_bought: the customer's products that triggered it
-    sold: int | None = None  # popular: units sold in the last 90 days
+    because: list[str] = []  # also_bought: the customer's products that triggered it; anchored: the one named
+    sold: int | None = None  # popular / category: units sold in the last 90 days
 
 
 class RecommendationsOut(BaseModel):
-    reason: str  # also_bought | popular | none
+    reason: str  # anchored | category | also_bought | popular | none
     stage: str
     products: list[RecommendedProduct]
+    category: str | None = None  # category: the kind the customer asked for (杯子, 保温杯)
+
+
+class ProductAnswerOut(BaseModel):
+    """A response of domain.yml and its template variables (rendered by the service's NLG)."""
+    response: str
+    slots: dict[str, str]
+    sku: str | None = None  # the product the answer was about: the action keeps it for "这个/它"
+
+
+class AccountAnswerOut(BaseModel):
+    response: str
+    slots: dict[str, str]

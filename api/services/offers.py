@@ -156,16 +156,32 @@ def claim_offer(db: Session, customer: Customer, today: date, now: datetime,
     Returns (issuance, is_new). When nothing new is allowed but they already hold a
     valid coupon from within its period, that one is returned again (is_new False), so
     asking twice never yields a second coupon."""
-    facts = customer_facts(db, customer)
-    offers = db.scalars(select(Offer).where(Offer.enabled.is_(True), loop_policy.usable(Offer))
-                        .order_by(Offer.priority.desc(), Offer.id)).all()
-    offer = choose_offer([o for o in offers if is_eligible(o, facts, today, now)], customer.stage)
+    offer = choose_offer(_eligible_offers(db, customer, today, now), customer.stage)
     held = current_issuance(db, customer.id, now)
     # Alternatives the loop weighs count as one offer: who holds one gets it again, not
     # the other as well.
     if offer is not None and not (held is not None and loop_policy.same_offer_group(held.offer, offer)):
         return issue(db, offer, customer, "chat", now, conversation_id), True
     return held, False
+
+
+def _eligible_offers(db: Session, customer: Customer, today: date, now: datetime) -> list[Offer]:
+    facts = customer_facts(db, customer)
+    offers = db.scalars(select(Offer).where(Offer.enabled.is_(True), loop_policy.usable(Offer))
+                        .order_by(Offer.priority.desc(), Offer.id)).all()
+    return [o for o in offers if is_eligible(o, facts, today, now)]
+
+
+def usable_offer(db: Session, customer: Customer, today: date,
+                 now: datetime) -> tuple[OfferIssuance | None, Offer | None]:
+    """Read-only, for answers that mention an offer (a product's price): the coupon the
+    customer holds, else the offer ``claim_offer`` could give them today — nothing is
+    issued. Among equals the pick is stable per customer, so asking twice says the same."""
+    held = current_issuance(db, customer.id, now)
+    if held is not None:
+        return held, None
+    eligible = _eligible_offers(db, customer, today, now)
+    return None, choose_offer(eligible, customer.stage, random.Random(customer.id)) if eligible else None
 
 
 def choose_offer(eligible: list[Offer], stage: str, rng: random.Random | None = None) -> Offer | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from bot.privacy import mask_id_card
 from bot.rasa_client import MARKER_KEY, BotReply
 
 if TYPE_CHECKING:
@@ -58,10 +59,13 @@ class ResponseCatalog:
 
 
 def fill_variables(template: str, values: dict[str, Any]) -> str:
-    """Replace ``{name}`` with known values; an unknown name is left as written."""
+    """Replace ``{name}`` with known values; an unknown name is left as written.
+
+    An ID-card number in a value is masked: whatever a slot caught from the customer's
+    text, the bot never says one back."""
     def sub(match: re.Match[str]) -> str:
         value = values.get(match.group(1))
-        return match.group(0) if value is None else str(value)
+        return match.group(0) if value is None else mask_id_card(str(value))
 
     return _VARIABLE.sub(sub, template)
 

@@ -1,5 +1,5 @@
 """A customer's behaviour as one timeline (patent step 3): messages, orders, stage
-changes, offers and merges, newest first.
+changes, offers, merges and self-service requests on orders, newest first.
 
 The timeline of a customer includes every customer merged into it (directly or
 through others): their rows moved with the merge, but their stage transitions stay
@@ -16,6 +16,9 @@ few per customer and are read whole.
 Messages are shown only from the conversations the staff member may read
 (api/services/access.py): an agent does not see, here either, a conversation another
 agent has claimed. Text is masked (bot.privacy.mask_text) like every staff screen.
+
+A self-service request (return, cancel, address change) is one event at the time it
+was made, showing its status now (staff's decision included).
 """
 from __future__ import annotations
 
@@ -25,15 +28,17 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from api.models import Conversation, CustomerMerge, Message, OfferIssuance, Order, OrderItem, StageTransition
+from api.models import (Conversation, CustomerMerge, Message, OfferIssuance, Order, OrderItem, ServiceRequest,
+                        StageTransition)
 from api.models.order import ORDER_STATUS_LABELS
+from api.models.service_request import REQUEST_KINDS, REQUEST_STATUS_LABELS
 from api.services.auth import Principal
 from api.services.access import readable
 from api.services.merge import merged_group
 from bot.privacy import mask_text
 
 # At one instant, events sort in this order (later in the tuple = newer).
-KINDS = ("message", "order", "stage_change", "offer", "merge")
+KINDS = ("message", "order", "stage_change", "offer", "merge", "service_request")
 _RANK = {kind: n for n, kind in enumerate(KINDS)}
 # The phases of one merge record, each an event of its own.
 _MERGE_PHASES = ("proposed", "merged", "rejected", "undone")
@@ -43,7 +48,7 @@ _MERGE_PHASES = ("proposed", "merged", "rejected", "undone")
 class TimelineEvent:
     kind: str
     at: datetime  # naive UTC, as stored
-    ref: int  # id of the row: message, order, stage transition, offer issuance, merge
+    ref: int  # id of the row: message, order, stage transition, offer issuance, merge, request
     customer_id: int  # who owns the row (a merged-away customer for its stage changes)
     detail: dict = field(default_factory=dict)
     phase: str | None = None  # merges only: proposed | merged | rejected | undone
@@ -104,7 +109,7 @@ def customer_timeline(db: Session, customer_id: int, *, before: datetime | None 
     visible = readable(staff) if staff is not None else None
     events = [*_messages(db, group, cursor, limit, visible), *_orders(db, group, cursor, limit),
               *_stage_changes(db, group, cursor, limit), *_offers(db, group, cursor, limit),
-              *_merges(db, group, cursor)]
+              *_merges(db, group, cursor), *_service_requests(db, group, cursor, limit)]
     events.sort(key=TimelineEvent.sort_key, reverse=True)
     return events[:limit]
 
@@ -187,3 +192,17 @@ def _merges(db: Session, group: list[int], cursor: Cursor | None) -> list[Timeli
             if cursor is None or cursor.admits(event):
                 events.append(event)
     return events
+
+
+def _service_requests(db: Session, group: list[int], cursor: Cursor | None, limit: int) -> list[TimelineEvent]:
+    query = (select(ServiceRequest).where(ServiceRequest.customer_id.in_(group))
+             .options(joinedload(ServiceRequest.order)))
+    requests = db.scalars(_limited(query, "service_request", ServiceRequest.created_at, ServiceRequest.id,
+                                   cursor, limit))
+    return [TimelineEvent("service_request", r.created_at, r.id, r.customer_id, {
+        "request_id": r.id, "request_no": r.request_no, "kind": r.kind,
+        "kind_label": REQUEST_KINDS.get(r.kind, r.kind), "order_no": r.order.order_no, "status": r.status,
+        "status_label": REQUEST_STATUS_LABELS.get(r.status, r.status), "items": list(r.items or []),
+        "reason": mask_text(r.reason), "new_address": mask_text(r.new_address) if r.new_address else None,
+        "note": r.note, "handled_by": r.handled_by, "updated_at": r.updated_at,
+    }) for r in requests]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -213,7 +214,9 @@ def test_recommendation_names_what_was_bought_and_the_products_with_prices():
     assert message["products"] == "、".join(f"{p['name']} {price_text(p['price'])}" for p in found["products"])
     for name in {n for p in found["products"] for n in p["because"]}:
         assert name in message["because"]
-    assert seen == [f"/internal/customers/{tracker.get_slot('customer_id')}/recommendations?k=3"]
+    # The customer's words go along, so a product or category they name can anchor the choice.
+    assert seen == [f"/internal/customers/{tracker.get_slot('customer_id')}/recommendations?"
+                    f"k=3&text={quote(tracker.latest_message['text'])}"]
 
 
 def test_recommendation_falls_back_to_best_sellers_or_to_nothing():

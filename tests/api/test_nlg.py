@@ -20,6 +20,12 @@ def test_fill_variables_leaves_unknown_names():
     assert fill_variables("订单 {order_no}：{order_status}", {"order_no": "DD1"}) == "订单 DD1：{order_status}"
 
 
+def test_an_id_card_number_in_a_value_is_never_said_back():
+    # An entity extractor may catch one as an "order number".
+    said = fill_variables("没有查到订单 {order_no}", {"order_no": "11010519491231002X"})
+    assert "19491231" not in said and said.startswith("没有查到订单 1101")
+
+
 def test_render_uses_arguments_over_slots_and_adds_marker():
     catalog = ResponseCatalog({"utter_order_status": [ResponseText("订单 {order_no} {order_status}")]})
     out = render_nlg(catalog, nlg_body("utter_order_status", {"order_no": "DD2", "order_status": "已发货"},

@@ -62,3 +62,18 @@ def test_clean_customer_text():
         else:
             raise AssertionError(f"accepted {bad!r}")
     assert text_for_nlu("ｄｄ２０２６  查询\n一下") == "dd2026 查询 一下"
+
+
+def test_a_phone_or_id_number_typed_alone_is_an_intent_and_never_reaches_rasa():
+    # Read as language, a bare number was taken for goodbye and ended the conversation.
+    for phone in ("13812345678", "138 1234 5678", "手机号：138-1234-5678", "我的电话是13812345678。"):
+        assert text_for_nlu(phone) == "/inform_phone", phone
+    for id_number in ("11010519491231002X", "身份证号 110105194912310021"):
+        assert text_for_nlu(id_number) == "/inform_id_number", id_number
+    # Inside a sentence the ID number is masked; a phone stays (the customer may be asking
+    # about it), and order numbers are untouched.
+    assert "19491231" not in text_for_nlu("我身份证是11010519491231002X，帮我查订单")
+    assert text_for_nlu("订单DD202611030017到哪了") == "订单DD202611030017到哪了"
+    # A customer cannot type Rasa's intent commands.
+    assert text_for_nlu("/request_human") == "request_human"
+    assert text_for_nlu("//greet{\"order_no\": \"x\"}").startswith("greet")

@@ -9,7 +9,7 @@ import pytest
 
 from api.db.base import utcnow
 from api.models import AssociationRule, Customer, Order, OrderItem, Product
-from api.services import recommendations
+from api.services import product_answers, recommendations
 from tests.api.conftest import ADMIN, INTERNAL
 
 AUTH = {"Authorization": f"Bearer {INTERNAL}"}
@@ -25,13 +25,16 @@ CATALOG = [("TEA-001", "明前龙井 250g", "茶叶", "168.00"), ("CUP-001", "�
 def fresh_cache():
     # Tests on PostgreSQL (HX_TEST_DATABASE_URL) share one database URL.
     recommendations.clear_cache()
+    product_answers.clear_cache()
     yield
     recommendations.clear_cache()
+    product_answers.clear_cache()
 
 
 @pytest.fixture
 def shop(db):
-    products = {sku: Product(sku=sku, name=name, category=cat, price=Decimal(price)) for sku, name, cat, price in CATALOG}
+    products = {sku: Product(sku=sku, name=name, category=cat, price=Decimal(price), stock=50)
+                for sku, name, cat, price in CATALOG}
     db.add_all(products.values())
     db.commit()
     return products
@@ -129,7 +132,7 @@ def test_without_a_matching_rule_the_stages_best_sellers(client, db, shop):
 
 def test_a_prospect_gets_the_shops_best_sellers_and_an_empty_shop_nothing(client, db, shop):
     newcomer = customer(db, "prospect")
-    assert get(client, newcomer.id) == {"reason": "none", "stage": "prospect", "products": []}
+    assert get(client, newcomer.id) == {"reason": "none", "stage": "prospect", "products": [], "category": None}
     recommendations.clear_cache()
     buyer = customer(db, "stable")
     buy(db, buyer, [shop["DIG-004"]], quantity=5)
@@ -171,3 +174,70 @@ def test_stage_variants_of_the_replies_may_use_what_the_action_fills_in():
     with pytest.raises(ValueError, match="because"):
         validate_variant(catalog, "utter_recommend_popular", "new", "买过{because}的也买：{products}")
     assert validate_variant(catalog, "utter_no_recommendation", "churned", "好久不见，{name}～")
+
+
+# --- what the customer names first (issue 14) --------------------------------------------
+
+def test_a_named_product_anchors_the_answer_on_its_rules_kept_to_the_kind_asked(client, db, shop):
+    me = customer(db)
+    buy(db, me, [shop["SNK-001"]])  # his own history points elsewhere
+    rule(db, ["每日坚果 30 袋装"], ["手工牛轧糖 500g"], 0.9, 5.0, 1)
+    rule(db, ["明前龙井 250g"], ["手工牛轧糖 500g"], 0.8, 3.0, 2)  # not a cup
+    rule(db, ["明前龙井 250g"], ["玻璃泡茶杯 带滤网"], 0.45, 2.8, 3)
+    rule(db, ["明前龙井 250g", "每日坚果 30 袋装"], ["汝窑品茗杯 四只装"], 0.6, 3.5, 4)
+    answer = get(client, me.id, text="买了龙井配什么杯子好")
+    assert answer["reason"] == "anchored" and answer["category"] is None
+    assert [(p["sku"], p["because"]) for p in answer["products"]] == [
+        ("CUP-003", ["明前龙井 250g"]), ("CUP-002", ["明前龙井 250g"])]
+    unfiltered = get(client, me.id, text="明前龙井一般搭配什么一起买")
+    assert unfiltered["reason"] == "anchored"
+    assert [p["sku"] for p in unfiltered["products"]] == ["SNK-002", "CUP-003", "CUP-002"]
+    # Without a product named, his history as before.
+    assert get(client, me.id, text="有什么推荐的")["reason"] == "also_bought"
+
+
+def test_without_rules_for_the_named_product_the_best_sellers_of_the_kind_asked(client, db, shop):
+    me, other = customer(db), customer(db)
+    buy(db, other, [shop["CUP-006"]], quantity=4)
+    buy(db, other, [shop["CUP-002"]], quantity=2)
+    buy(db, other, [shop["SNK-002"]], quantity=9)
+    answer = get(client, me.id, text="买了龙井配什么杯子好")
+    assert answer["reason"] == "category" and answer["category"] == "杯子"
+    assert [p["sku"] for p in answer["products"]] == ["CUP-006", "CUP-002", "CUP-001"]
+
+
+def test_a_kind_named_alone_gives_products_of_that_kind_in_stock_only(client, db, shop):
+    shop["CUP-001"].aliases = ["保温杯"]
+    extra = Product(sku="CUP-009", name="儿童保温杯 350ml", category="杯具", price=Decimal("69.00"), stock=5)
+    gone = Product(sku="CUP-010", name="钛保温杯 400ml", category="杯具", price=Decimal("299.00"), stock=0)
+    off = Product(sku="CUP-011", name="车载保温杯", category="杯具", price=Decimal("99.00"), stock=9, on_sale=False)
+    db.add_all([extra, gone, off])
+    db.commit()
+    me, other = customer(db), customer(db)
+    buy(db, other, [extra], quantity=3)
+    buy(db, other, [gone, off], quantity=8)
+    answer = get(client, me.id, text="我想买个保温杯送人，有什么推荐的")
+    assert answer["reason"] == "category" and answer["category"] == "保温杯"
+    assert [p["sku"] for p in answer["products"]] == ["CUP-009", "CUP-001"]
+    teas = get(client, me.id, text="有什么好喝的茶叶推荐吗")
+    assert teas["reason"] == "category" and [p["sku"] for p in teas["products"]] == ["TEA-001"]
+
+
+def test_products_out_of_stock_or_off_sale_are_never_recommended(client, db, shop):
+    me = customer(db)
+    buy(db, me, [shop["TEA-001"]])
+    rule(db, ["明前龙井 250g"], ["玻璃泡茶杯 带滤网"], 0.45, 2.8, 1)
+    rule(db, ["明前龙井 250g"], ["汝窑品茗杯 四只装"], 0.30, 3.5, 2)
+    shop["CUP-002"].stock = 0
+    shop["CUP-003"].on_sale = False
+    db.commit()
+    answer = get(client, me.id)
+    assert answer["reason"] != "also_bought"
+    assert not {"CUP-002", "CUP-003"} & {p["sku"] for p in answer["products"]}
+
+
+def test_text_is_bounded(client, db, shop):
+    me = customer(db)
+    url = f"/internal/customers/{me.id}/recommendations"
+    assert client.get(url, params={"text": "龙" * 501}, headers=AUTH).status_code == 422
+    assert client.get(url, params={"text": "龙" * 500}, headers=AUTH).status_code == 200

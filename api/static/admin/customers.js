@@ -8,7 +8,7 @@ import { PAGE, busy, failed, stagePill } from "./ui.js";
 
 const AUTHORS = { customer: "顾客", bot: "智能助手", staff: "人工客服", system: "系统" };
 const STAGE_TRIGGERS = { order: "下单", nightly: "每日重算", import: "导入", merge: "账户合并" };
-const TIMELINE_KINDS = { message: "消息", order: "订单", stage_change: "阶段变化", offer: "优惠", merge: "账户合并" };
+const TIMELINE_KINDS = { message: "消息", order: "订单", stage_change: "阶段变化", offer: "优惠", merge: "账户合并", service_request: "售后申请" };
 const MERGE_REASONS = { login: "登录识别", phone: "手机号一致", staff: "人工合并", wechat: "微信识别" };
 const MERGE_ACTIONS = { proposed: "提出合并建议", merged: "完成合并", rejected: "拒绝合并", undone: "撤销合并" };
 
@@ -145,6 +145,10 @@ function timelineItem(e, viewing) {
         " · 现状：" + (labels.merge_statuses[d.status] || d.status)),
       h("div", { class: "muted small" }, [d.by ? "操作人：" + mergeBy(d.by, d.reason) : null, d.detail || ""].filter(Boolean).join(" · ")),
       actions.length ? h("div", { class: "actions" }, actions) : null);
+  } else if (e.kind === "service_request") {
+    body = h("div", null,
+      h("div", null, h("span", { class: "strong" }, d.kind_label + " " + d.request_no), " · 订单 " + d.order_no + " · " + d.status_label),
+      h("div", { class: "muted small" }, [d.reason ? "原因：" + d.reason : null, d.new_address ? "新地址：" + d.new_address : null].filter(Boolean).join(" · ")));
   } else {
     body = h("div", null, JSON.stringify(d));
   }

@@ -3,7 +3,7 @@
  * textContent only.
  *
  * Modules: state.js (who is logged in, stages), api.js, denied.js (agents), ui.js,
- * replies.js + editor.js (回复管理), history.js (versions, rollback), offers.js,
+ * replies.js + editor.js (回复管理), history.js (versions, rollback), offers.js, catalogue.js (商品库),
  * customers.js (list, timeline, merging in), merges.js, analytics.js + loop.js (with
  * analytics-kit.js); the login flow, labels, charts and widgets are shared with the
  * workspace (../common/).
@@ -13,6 +13,7 @@ import { labels, roleName } from "../common/labels.js";
 import { logout, markReady, setView, startLogin } from "../common/login.js";
 import { loadAnalytics } from "./analytics.js";
 import { api } from "./api.js";
+import { loadCatalogue } from "./catalogue.js";
 import { initCustomers, loadCustomers, setupCustomers } from "./customers.js";
 import { showDenied } from "./denied.js";
 import { initEditor } from "./editor.js";
@@ -23,8 +24,8 @@ import { initReplies, refreshTemplates, setupReplies } from "./replies.js";
 import { session } from "./state.js";
 import { failed } from "./ui.js";
 
-const TABS = ["replies", "offers", "customers", "merges", "analytics", "loop"];
-const LOADERS = { offers: loadOffers, customers: loadCustomers, merges: loadMerges, analytics: loadAnalytics, loop: loadLoop };
+const TABS = ["replies", "offers", "catalogue", "customers", "merges", "analytics", "loop"];
+const LOADERS = { offers: loadOffers, catalogue: loadCatalogue, customers: loadCustomers, merges: loadMerges, analytics: loadAnalytics, loop: loadLoop };
 
 function route() {
   if (!session.me || session.me.role !== "admin") return;

@@ -1,8 +1,10 @@
 /* The customer's profile beside the open conversation: stage, persona, tags, masked
- * identities, orders, past conversations, open follow-ups and recent surveys. */
+ * identities, orders, self-service requests (requests.js), past conversations, open
+ * follow-ups and recent surveys. */
 import { $, fmtDate, h, money, setText } from "../common/staff-ui.js";
 import { IDENTITY_KINDS, channelName, labels, personaName, stageName } from "../common/labels.js";
 import { openFollowUpDialog } from "./follow-ups.js";
+import { refreshRequests, resetRequests } from "./requests.js";
 import {
   CONV_STATUS, SENTIMENTS, SURVEY_INDICATORS, SURVEY_STATUS, SURVEY_TRIGGERS, TAG_FAMILIES, TAG_LEVELS,
   fmtDateTime, fmtHM, followUpReason,
@@ -12,10 +14,12 @@ let shownKey = ""; // the profile as last drawn (JSON): redrawn only when it cha
 
 export function resetProfile() {
   shownKey = "";
+  resetRequests();
 }
 
 export function renderProfile(p) {
   if (!p) return;
+  refreshRequests(p.id);
   const key = JSON.stringify(p);
   if (key === shownKey) return;
   shownKey = key;
