@@ -37,8 +37,11 @@ STREAMS = r"/events$"
 # domain files define them, an offer's end date after its start, a festival's dates, an
 # order's SKUs from the product table) are refused with 422 and a Chinese reason: for
 # these operations 422 is an accepted answer to a schema-valid request.
-# So is a timeline's ``before_event`` without ``before``, and a customer merged into itself.
-BUSINESS_RULES = r"^/api/(admin/(variants|preview|offers)|orders|customers/\{(customer|target)_id\}/(timeline|merge))"
+# So is a timeline's ``before_event`` without ``before``, and a customer merged into itself,
+# and a product whose attribute names break the catalogue's bounds (a JSON object's keys
+# have no length or pattern in the document).
+BUSINESS_RULES = (r"^/api/(admin/(variants|preview|offers|catalogue/products)|orders"
+                  r"|customers/\{(customer|target)_id\}/(timeline|merge))")
 
 
 # What the document's "readable-text" format allows (api/schemas/types.py: StaffText):

@@ -149,3 +149,51 @@ def test_a_shipped_order_cannot_be_cancelled_and_nothing_is_recorded(stack, staf
         client.close()
     assert "已发货" in reply and ("无法" in reply or "不能" in reply)
     assert _requests_for(staff, order_no) == []
+
+
+def test_a_return_is_asked_for_confirmed_decided_by_staff_and_followed_by_the_customer(stack, staff):
+    client, conv, order_no = _member_with_order(stack, staff, "completed", 2)
+    try:
+        # The member's only returnable order is chosen; the form asks the reason.
+        ask = reply_of(client, conv, "我要退货")
+        assert "原因" in ask
+        confirm = reply_of(client, conv, "尺码不合适")
+        assert order_no in confirm and "尺码不合适" in confirm and "确认" in confirm
+        done = reply_of(client, conv, "是的")
+        assert "SR" in done and order_no in done
+        [request] = _requests_for(staff, order_no)
+        assert request["status"] == "submitted" and request["kind"] == "return"
+        # Staff approve it in the workspace's API; the customer asks how it is going.
+        decided = staff.post(f"/api/staff/service-requests/{request['id']}/decision", json={"decision": "approve"})
+        assert decided.status_code == 200, decided.text
+        status = reply_of(client, conv, "我的退货申请怎么样了")
+        assert request["request_no"] in status and "已同意" in status
+    finally:
+        client.close()
+
+
+def test_an_address_change_before_dispatch_is_done_after_confirmation(stack, staff):
+    client, conv, order_no = _member_with_order(stack, staff, "paid", 0)
+    try:
+        ask = reply_of(client, conv, "我要修改收货地址")
+        assert "地址" in ask
+        confirm = reply_of(client, conv, "上海市浦东新区世纪大道100号 张三")
+        assert order_no in confirm and "世纪大道100号" in confirm
+        done = reply_of(client, conv, "是的")
+        assert "SR" in done
+    finally:
+        client.close()
+    [request] = _requests_for(staff, order_no)
+    assert request["status"] == "done" and "世纪大道" in request["new_address"]
+
+
+def test_saying_no_at_the_confirmation_records_nothing(stack, staff):
+    client, conv, order_no = _member_with_order(stack, staff, "paid", 0)
+    try:
+        assert "确认" in reply_of(client, conv, f"取消订单{order_no}")
+        reply_of(client, conv, "不用了")
+        # The bot is out of the form: a product question is answered as usual.
+        assert "168" in reply_of(client, conv, "龙井多少钱")
+    finally:
+        client.close()
+    assert _requests_for(staff, order_no) == []
