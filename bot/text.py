@@ -51,9 +51,9 @@ def unreadable_character(text: str) -> str | None:
     return None
 
 
-# A phone or ID-card number typed alone, perhaps after a few words naming it
-# ("手机号：138 1234 5678"). Not language: the model would guess (it read them as goodbye).
-_CONTACT_WORDS = r"(?:我的|我|的|是|手机|电话|号码|手机号|联系方式|身份证|身份证号|证件号|[:：,，。.\s])*"
+# A phone or ID-card number typed alone. Not language: the model would guess (it read
+# them as goodbye). With words around it ("我的电话是…") the NLU reads the sentence.
+_CONTACT_WORDS = r"(?:[:：,，。.\s])*"
 _PHONE_ALONE = re.compile(r"^" + _CONTACT_WORDS + r"1[3-9]\d[ -]?\d{4}[ -]?\d{4}[。.!！~～]*$")
 _ID_ALONE = re.compile(r"^" + _CONTACT_WORDS + r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])"
                        r"(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx][。.!！~～]*$")

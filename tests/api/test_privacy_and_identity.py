@@ -66,9 +66,9 @@ def test_clean_customer_text():
 
 def test_a_phone_or_id_number_typed_alone_is_an_intent_and_never_reaches_rasa():
     # Read as language, a bare number was taken for goodbye and ended the conversation.
-    for phone in ("13812345678", "138 1234 5678", "手机号：138-1234-5678", "我的电话是13812345678。"):
+    for phone in ("13812345678", "138 1234 5678", "138-1234-5678。"):
         assert text_for_nlu(phone) == "/inform_phone", phone
-    for id_number in ("11010519491231002X", "身份证号 110105194912310021"):
+    for id_number in ("11010519491231002X", " 110105194912310021 "):
         assert text_for_nlu(id_number) == "/inform_id_number", id_number
     # Inside a sentence the ID number is masked; a phone stays (the customer may be asking
     # about it), and order numbers are untouched.
